@@ -1,0 +1,50 @@
+"""Pieces every command module shares: settings from flags, JSON output, progress."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from coach.config import Settings, load_settings
+
+
+def settings_from(**overrides: Any) -> Settings:
+    """Settings with CLI flags applied on top of file and environment."""
+    return load_settings(overrides={k: v for k, v in overrides.items() if v is not None})
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+def stderr_progress(label: str) -> Callable[[int, int], None]:
+    """A one-line progress bar on stderr (stdout stays clean for --json)."""
+
+    def update(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / max(total, 1))
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return update
+
+
+def read_text_arg(value: str) -> str:
+    """'-' reads standard input; anything else is the text itself."""
+    if value == "-":
+        data = sys.stdin.buffer.read()
+        return data.decode("utf-8", errors="replace")
+    return value
+
+
+def existing_file(path: Path) -> Path:
+    from coach.errors import InputError
+
+    if not path.is_file():
+        raise InputError(f"File {path} does not exist.")
+    return path

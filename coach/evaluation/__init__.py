@@ -1,0 +1,1 @@
+"""Measuring things: pure metrics, batch grading of files, reports."""
