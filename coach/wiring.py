@@ -46,7 +46,7 @@ class Coach:
     def grader(self):
         from coach.grading import Grader
 
-        return Grader(self.index, self.embedder, self.retriever, self.settings)
+        return Grader(self.index, self.embedder, self.retriever, self.settings, llm_provider=lambda: self.llm)
 
     @cached_property
     def interviews(self):
