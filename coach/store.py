@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ VECTORS_FILE = "vectors.faiss"
 CHUNKS_FILE = "chunks.json"
 MANIFEST_FILE = "manifest.json"
 LOCK_FILE = ".build.lock"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # bump when entries_for changes what is embedded
 HNSW_M = 32
 HNSW_EF_SEARCH = 96
 
@@ -65,9 +66,24 @@ class Index:
         return self.chunks[unit_id]
 
 
+SENTENCE_MIN_WORDS = 6
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
+def statements(text: str) -> list[str]:
+    """The sentences and bullets of an answer, code blocks left out."""
+    out = []
+    for line in re.sub(r"```.*?```", " ", text, flags=re.DOTALL).splitlines():
+        for sentence in _SENTENCE_END.split(line.strip().removeprefix("- ")):
+            if len(sentence.split()) >= SENTENCE_MIN_WORDS:
+                out.append(sentence.strip())
+    return out
+
+
 def entries_for(chunks: list[Chunk]) -> tuple[list[Entry], list[str]]:
     """What to embed: each question's title on its own (candidates ask by the
-    question, not the answer) and each body piece prefixed by its title."""
+    question, not the answer), each body piece prefixed by its title, and each
+    sentence of a question's answer (a query often names one specific point)."""
     has_pieces = {c.parent for c in chunks if c.kind == SUBCHUNK}
     entries: list[Entry] = []
     texts: list[str] = []
@@ -81,6 +97,10 @@ def entries_for(chunks: list[Chunk]) -> tuple[list[Entry], list[str]]:
             continue
         entries.append(Entry(chunk.unit_id, chunk.id, "body"))
         texts.append(f"{chunk.title}\n{chunk.text}")
+        if chunk.kind in (QUESTION, SUBCHUNK):
+            for sentence in statements(chunk.text):
+                entries.append(Entry(chunk.unit_id, chunk.id, "sentence"))
+                texts.append(sentence)
     return entries, texts
 
 

@@ -6,7 +6,9 @@ import pytest
 from coach.embed import HashingEmbedder
 from coach.errors import IndexStoreError
 from coach.indexing import ensure_index
-from coach.retrieve import BM25, HybridRetriever, expand_query, tokenize
+from coach.lexical import BM25, CharNgramTfidf, tokenize
+from coach.query import SpellingCorrector, rewrite_query
+from coach.retrieve import HybridRetriever
 from coach.store import CHUNKS_FILE, MANIFEST_FILE, VECTORS_FILE, load_index
 
 
@@ -115,5 +117,20 @@ def test_bm25_scores_match_a_hand_computed_case():
 
 def test_tokenize_and_glossary():
     assert tokenize("Normalizing the normalization") == ["normal", "normal"]
-    assert "batch normalization" in expand_query("what is BN?")
-    assert expand_query("plain words") == "plain words"
+    assert "batch normalization" in rewrite_query("what is BN?")
+    assert rewrite_query("plain words") == "plain words"
+
+
+def test_misspellings_are_corrected_from_the_corpus_vocabulary():
+    corrector = SpellingCorrector(["gradient descent minimizes the loss", "weight initialization"])
+    assert corrector.correct("gradiant") == "gradient"
+    assert corrector.correct("initalization") == "initialization"
+    assert corrector.correct("gradient") is None  # known words are left alone
+    assert corrector.correct("zebra") is None  # nothing close enough
+    assert "gradient" in rewrite_query("gradiant decent", corrector)
+
+
+def test_char_ngrams_survive_typos():
+    chars = CharNgramTfidf(["vanishing gradients", "batch normalization"])
+    scores = chars.scores("vanishng gradeint")
+    assert scores[0] > scores[1] >= 0
