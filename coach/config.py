@@ -36,6 +36,7 @@ class Settings:
     llm_model: str = PACKAGED  # "packaged", a .gguf file, an HF folder, or a served model name
     llm_base_url: str = ""  # OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1
     llm_api_key: str = ""
+    llm_dtype: str = "bfloat16"  # transformers backend only: bfloat16 | float32
     llm_threads: int = 0  # 0: one per core
     llm_context: int = 2048
     max_new_tokens: int = 160
@@ -153,6 +154,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(
             f"llm_backend must be one of {', '.join(sorted(backends))}, got {settings.llm_backend!r}."
         )
+    if settings.llm_dtype not in {"bfloat16", "float32"}:
+        raise ConfigError(f"llm_dtype must be bfloat16 or float32, got {settings.llm_dtype!r}.")
     if settings.llm_backend == "openai" and not settings.llm_base_url:
         raise ConfigError("llm_backend 'openai' needs llm_base_url (COACH_LLM_BASE_URL).")
     if not 1 <= settings.retrieval_k <= 50:
