@@ -17,7 +17,7 @@ from pathlib import Path
 
 from coach.corpus.model import GUIDE_TEXT, QUESTION, SUBCHUNK, Chunk, question_id
 
-CHUNKER_VERSION = "guide-3"
+CHUNKER_VERSION = "guide-4"
 SUBCHUNK_WORDS = 170  # answers longer than this also get sub-chunks of about this size
 
 _QUESTION_LINE = re.compile(r"^(\d{1,3})\.\s+(\S.*)$")
@@ -25,7 +25,7 @@ _CODE_MARKERS = {"python", "bash", "javascript", "sql", "java", "c++"}
 _CALLOUT_MARKERS = {"ℹ️", "👋", "💡", "⚠️"}
 # Lines that sell rather than teach. Matched case-insensitively anywhere in a line.
 _MARKETING = re.compile(
-    r"exponent|sneak peek|^- watch |^watch an? |last updated|create your free account|"
+    r"\bexponent\b|sneak peek|^- watch |^watch an? |last updated|create your free account|"
     r"learn everything you need|this guide (is an excerpt|was written)|interview prep platform",
     re.IGNORECASE,
 )
