@@ -16,6 +16,12 @@ class KeyPoint:
     citation: str  # chunk id of the guide passage it comes from ("q04" or "q17.2")
     quote: str  # the guide sentence it was derived from (verbatim)
     weight: float = 1.0
+    context: str = ""  # what answers are matched against (the text plus its lead-in or subject)
+    kind: str = "statement"  # definition | bullet | step | statement | example | code
+
+    @property
+    def match_text(self) -> str:
+        return self.context or self.text
 
 
 @dataclass(frozen=True)
