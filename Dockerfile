@@ -10,14 +10,18 @@ RUN apt-get update \
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
     GRADIO_ANALYTICS_ENABLED=False \
     COACH_HOST=0.0.0.0 \
     COACH_PORT=7860 \
+    COACH_CORPUS_PATH=/app/corpus \
     COACH_INDEX_DIR=/var/lib/coach/index \
     COACH_DATA_DIR=/var/lib/coach/data
 
+# The package is installed non-editable, so its default corpus path (next to the package) is
+# inside site-packages: COACH_CORPUS_PATH points at the copy in /app instead.
 RUN useradd --create-home --uid 10001 coach
 WORKDIR /app
 COPY --chown=coach:coach . /app

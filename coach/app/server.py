@@ -79,6 +79,7 @@ def warm_up(coach: Any) -> None:
 
     for part in ("chat", "grader", "interviews"):
         getattr(coach, part)
+    coach.grader.grade(4, "warm-up", feedback="template")  # builds the rubric embeddings
     coach.llm.generate([ChatMessage("user", "Hello")], GenerationConfig(max_tokens=1))
 
 

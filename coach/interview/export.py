@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -62,7 +63,8 @@ def to_json(session: Session, summary: Summary) -> str:
 def _quote(text: str) -> str:
     """User text as a Markdown block quote: it stays data, whatever Markdown it contains."""
     lines = text.strip().splitlines() or [""]
-    return "\n".join(f"> {line}".rstrip() for line in lines)
+    # Escaped too: a Markdown viewer renders raw HTML, and an answer is never markup.
+    return "\n".join(f"> {html.escape(line, quote=False)}".rstrip() for line in lines)
 
 
 def _one_line(text: str) -> str:
@@ -72,7 +74,7 @@ def _one_line(text: str) -> str:
 def to_markdown(session: Session, summary: Summary, titles: Mapping[str, str]) -> str:
     out = [f"# Mock interview {session.id}", ""]
     out.append(
-        f"- User: {session.user}\n- Started: {session.created:%Y-%m-%d %H:%M} UTC\n- Status: {session.status}\n"
+        f"- User: {html.escape(session.user, quote=False)}\n- Started: {session.created:%Y-%m-%d %H:%M} UTC\n- Status: {session.status}\n"
         f"- Topics: {', '.join(session.topics) or 'all'}\n- Difficulty: {session.difficulty}\n"
         f"- Length: {session.length_label}"
     )
