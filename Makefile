@@ -9,6 +9,9 @@ PORT ?= 7860
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+# Idle OpenMP threads sleep instead of spinning: with torch and llama.cpp threads in one
+# process (or other work on the machine) spinning made grading ~10x slower on 2 cores.
+export OMP_WAIT_POLICY := PASSIVE
 
 .PHONY: run test test-fast lint bench eval index setup clean
 
