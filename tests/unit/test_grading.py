@@ -7,9 +7,8 @@ import json
 
 import numpy as np
 import pytest
-from conftest import GUIDE
 
-from coach.config import load_settings
+from coach.config import REPO_ROOT, load_settings
 from coach.embed import HashingEmbedder
 from coach.errors import ConfigError, InputError
 from coach.grading import Grader, KeyPoint
@@ -22,6 +21,8 @@ from coach.grading.text import split_clauses, split_sentences
 from coach.indexing import ensure_index
 from coach.llm.fake import ScriptedLLM
 from coach.prompts.grading import feedback_messages
+
+GUIDE = REPO_ROOT / "corpus" / "deep-learning-interview-guide.txt"
 
 Q04_FULL = (
     "Batch normalization is a technique for improving neural network training by normalizing the inputs. "
