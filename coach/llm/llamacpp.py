@@ -84,10 +84,11 @@ class LlamaCppLLM:
         suffix = f"@{options.weights}" if options.weights else ""
         self.name = f"llamacpp:{self.model_path.stem}{suffix}"
         self._llama = None
-        self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        self._lock = threading.Lock()  # one generation at a time; count_tokens does not need it
 
     def load(self) -> "LlamaCppLLM":
-        with self._lock:
+        with self._load_lock:
             if self._llama is None:
                 self._llama = self._build()
         return self

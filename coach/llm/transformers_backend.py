@@ -51,12 +51,13 @@ class TransformersLLM:
         self.name = f"transformers:{self.model_path.stem if self.model_path.suffix == '.gguf' else self.model_path.name}@{dtype}"
         self._model = None
         self._tokenizer = None
-        self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        self._lock = threading.Lock()  # one generation at a time; count_tokens does not need it
 
     # Loading ---------------------------------------------------------------
 
     def load(self) -> "TransformersLLM":
-        with self._lock:
+        with self._load_lock:
             if self._model is None:
                 self._model, self._tokenizer = self._build()
         return self
