@@ -44,12 +44,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="3 questions, 1 repeat")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--tokens", type=int, default=100, help="max generated tokens per answer")
+    parser.add_argument("--backend", help="llm_backend override (default: the settings' auto)")
+    parser.add_argument("--threads", type=int, help="llm_threads override")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     questions = QUESTIONS[:3] if args.quick else QUESTIONS
     repeats = 1 if args.quick else args.repeats
 
-    settings = load_settings(overrides={"max_new_tokens": args.tokens}, environ={})
+    overrides = {"max_new_tokens": args.tokens, "llm_backend": args.backend, "llm_threads": args.threads}
+    settings = load_settings(overrides={k: v for k, v in overrides.items() if v is not None}, environ={})
     coach = build_coach(settings)
     chat = coach.chat
     started = time.perf_counter()

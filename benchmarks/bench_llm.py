@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run_worker(name, args, prepare=False) if "error" not in cold else cold
         result["cold_load_s"] = cold.get("load_s", float("nan"))
         results.append(result)
-        print(f"{name}: done", file=sys.stderr)
+        print(table([result]).splitlines()[-1], file=sys.stderr)  # progress: the runs take minutes
     report = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
               "max_new_tokens": args.max_new_tokens, "runs": args.runs, "results": results, "targets": verdict(results)}
     print(table(results))

@@ -91,7 +91,8 @@ def score_row(row: dict, answer: ChatAnswer, numbers: dict[int, str]) -> dict:
         "q": row["q"], "in_guide": row["in_guide"], "expected": sorted(gold), "refused": answer.refused,
         "grounded": answer.grounded, "citations": list(answer.citations), "removed": list(answer.removed_citations),
         "supported_sentences": supported, "judged_sentences": judged, "relevance": round(answer.relevance, 4),
-        "answer": answer.text, "timings": answer.timings.to_json(),
+        "answer": answer.text, "raw": answer.raw_text, "notices": list(answer.notices),
+        "timings": answer.timings.to_json(),
     }
     if row["in_guide"] and gold and not answer.refused:
         item["precision"], item["recall"] = precision_recall(answer.citations, gold)
