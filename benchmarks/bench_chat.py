@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     total = result["total_ms_median"]
     print("## Grounded chat\n")
-    print(f"{chat.llm.name} with {coach.embedder.model_id}, {settings.threads} threads, greedy, up to {args.tokens} "
+    print(f"{chat.llm.name} with {coach.embedder.model_id}, {settings.threads} thread(s), greedy, up to {args.tokens} "
           f"new tokens; {len(questions)} guide questions x {repeats}; load average at the end "
           f"{result['load_average'][0]:.1f} (the machine is shared). Warm-up (model loads) {warmup_s:.1f} s.\n")
     print("| measure | median |")

@@ -142,7 +142,9 @@ def llamacpp_unusable_reason(path: Path, settings: Settings) -> str | None:
     marker = llm_cache_dir(settings) / f"llamacpp-probe-{_probe_key(package_dir, path)}.json"
     if marker.is_file():
         return json.loads(marker.read_text()).get("reason")
-    reason = _run_probe(path, settings.threads)
+    reason, definitive = _run_probe(path, settings.threads)
+    if not definitive:  # a timeout or a Python error may not recur; probe again next start
+        return reason
     try:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(json.dumps({"reason": reason, "model": str(path)}))
@@ -151,7 +153,8 @@ def llamacpp_unusable_reason(path: Path, settings: Settings) -> str | None:
     return reason
 
 
-def _run_probe(path: Path, threads: int) -> str | None:
+def _run_probe(path: Path, threads: int) -> tuple[str | None, bool]:
+    """(reason or None, whether the verdict is worth caching: success or a native crash)."""
     command = [sys.executable, "-m", "coach.llm.llamacpp", str(path), str(threads)]
     try:
         # cwd: the folder holding the `coach` package, so -m finds it without an install.
@@ -159,17 +162,17 @@ def _run_probe(path: Path, threads: int) -> str | None:
             command, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, cwd=Path(__file__).resolve().parents[2]
         )
     except subprocess.TimeoutExpired:
-        return f"its smoke test did not finish in {PROBE_TIMEOUT_S} s"
+        return f"its smoke test did not finish in {PROBE_TIMEOUT_S} s", False
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return f"its smoke test failed (exit code {done.returncode}: {tail})"
-    return None
+        return f"its smoke test failed (exit code {done.returncode}: {tail})", done.returncode < 0
+    return None, True
 
 
 def _probe_key(package_dir: Path, model: Path) -> str:
     parts = [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sorted(package_dir.glob("lib/*.so*"))]
     stat = model.stat()
-    parts.append(f"{model.resolve()}:{stat.st_size}:{stat.st_mtime_ns}")
+    parts.append(f"{model.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:probe-v2")
     try:  # a venv copied to another CPU must be re-tested
         parts.append(next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")))
     except (OSError, StopIteration):

@@ -179,7 +179,7 @@ def test_the_llamacpp_probe_verdict_is_cached(settings, tmp_path, monkeypatch):
     model = tmp_path / "m.gguf"
     model.write_bytes(b"GGUF")
     calls = []
-    monkeypatch.setattr(factory, "_run_probe", lambda path, threads: calls.append(path) or "it crashed")
+    monkeypatch.setattr(factory, "_run_probe", lambda path, threads: calls.append(path) or ("it crashed", True))
     monkeypatch.setattr(factory.importlib.util, "find_spec", lambda name: type("S", (), {"submodule_search_locations": [str(tmp_path)]})())
     s = settings()
     assert factory.llamacpp_unusable_reason(model, s) == "it crashed"
@@ -349,3 +349,15 @@ def test_openai_timeout_is_a_model_error(server):
     llm = client(server, timeout=httpx.Timeout(0.2))
     with pytest.raises(ModelError, match="in time|timeout"):
         llm.generate(USER, STOP)
+
+
+def test_a_probe_timeout_is_not_cached(settings, tmp_path, monkeypatch):
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF")
+    calls = []
+    monkeypatch.setattr(factory, "_run_probe", lambda path, threads: calls.append(path) or ("too slow", False))
+    monkeypatch.setattr(factory.importlib.util, "find_spec", lambda name: type("S", (), {"submodule_search_locations": [str(tmp_path)]})())
+    s = settings()
+    factory.llamacpp_unusable_reason(model, s)
+    factory.llamacpp_unusable_reason(model, s)
+    assert len(calls) == 2
