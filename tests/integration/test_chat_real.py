@@ -20,10 +20,6 @@ def chat(real_coach):
     return real_coach.chat
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known defect, open in issue 2: greedy SmolLM2-135M answers 'What is batch normalization?' without any "
-    "[q04] citation and no sentence is matched to a passage, so the answer is (honestly) marked ungrounded; "
-    "needs prompt/extraction work so the packaged model's answers carry verifiable citations"))
 def test_ask_json_cites_only_retrieved_passages(chat):
     # `chat` built the session's Coach; the CLI's settings are equal, so it reuses it.
     result = CliRunner().invoke(app, ["ask", "What is batch normalization?", "--json"])
