@@ -13,6 +13,7 @@ import sys
 
 import typer
 
+from coach.cli.common import end_progress_line
 from coach.errors import CoachError
 
 app = typer.Typer(
@@ -42,8 +43,10 @@ def main() -> None:
     try:
         app()
     except CoachError as exc:
+        end_progress_line()
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
+        end_progress_line()
         print("interrupted", file=sys.stderr)
         sys.exit(130)

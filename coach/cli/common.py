@@ -20,18 +20,31 @@ def print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
+_progress_line_open = False  # a bar is on screen without its newline: an error must not be printed after it
+
+
 def stderr_progress(label: str) -> Callable[[int, int], None]:
     """A one-line progress bar on stderr (stdout stays clean for --json)."""
 
     def update(done: int, total: int) -> None:
+        global _progress_line_open
         width = 30
         filled = int(width * done / max(total, 1))
         sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        if done >= total:
+        _progress_line_open = done < total
+        if not _progress_line_open:
             sys.stderr.write("\n")
         sys.stderr.flush()
 
     return update
+
+
+def end_progress_line() -> None:
+    """Finish a progress bar cut short, so the next message starts its own line."""
+    global _progress_line_open
+    if _progress_line_open:
+        sys.stderr.write("\n")
+        _progress_line_open = False
 
 
 def read_text_arg(value: str) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from coach.cli.common import print_json, settings_from, stderr_progress
+from coach.cli.common import end_progress_line, print_json, settings_from, stderr_progress
 
 SKIPPED_SHOWN = 10
 
@@ -40,7 +40,8 @@ def eval_file(
         result = grade_batch(batch, coach.grader, out, topics=guide_topics(coach.index.units), workers=workers,
                              progress=stderr_progress("grading"), fresh=fresh)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: the grades so far are in {out / 'results.jsonl'}; run the same command again to "
+        end_progress_line()
+        print(f"interrupted: the grades so far are in {out / 'results.jsonl'}; run the same command again to "
               "resume.", file=sys.stderr)
         raise typer.Exit(130) from None
     report = write_report(result, out)
