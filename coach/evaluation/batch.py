@@ -11,6 +11,7 @@ fingerprint are not reused; otherwise pass fresh=True after changing the grader.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import logging
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from coach.errors import CoachError, InputError
+from coach.errors import CoachError, InputError, StorageError
 from coach.evaluation.batch_file import BatchFile, BatchRow, SkippedRow
 from coach.grading.model import Grade
 
@@ -284,17 +285,37 @@ class _ResultsLog:
 
     def append(self, record: dict[str, Any]) -> None:
         assert self._handle is not None
-        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._handle.flush()
-        if time.monotonic() - self._synced >= FSYNC_EVERY_S:
-            os.fsync(self._handle.fileno())
-            self._synced = time.monotonic()
+        try:
+            self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._handle.flush()
+            if time.monotonic() - self._synced >= FSYNC_EVERY_S:
+                os.fsync(self._handle.fileno())
+                self._synced = time.monotonic()
+        except OSError as exc:
+            raise self._write_failed(exc) from None
 
     def __exit__(self, *exc_info: object) -> None:
         assert self._handle is not None
+        failure: OSError | None = None
         try:
             self._handle.flush()
             os.fsync(self._handle.fileno())
-        finally:
-            fcntl.flock(self._handle, fcntl.LOCK_UN)
-            self._handle.close()
+        except OSError as exc:
+            failure = exc
+        fcntl.flock(self._handle, fcntl.LOCK_UN)
+        try:
+            self._handle.close()  # after a failed flush this fails again, but still frees the file
+        except OSError as exc:
+            failure = failure or exc
+        if failure is not None:
+            raise self._write_failed(failure) from None
+
+    def _write_failed(self, exc: OSError) -> StorageError:
+        # Every earlier record was flushed on its own line; a torn last line is ignored on resume.
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        reason = "the disk is full" if full else (exc.strerror or str(exc))
+        fix = "free some disk space" if full else "fix the folder"
+        return StorageError(
+            f"Cannot write grades to {self.path.parent} ({reason}). The grades already written there are kept: "
+            f"{fix}, then run the same evaluation with the same output folder again to resume where it stopped."
+        )

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coach.evaluation.batch import BatchResult
+from coach.errors import StorageError
+from coach.evaluation.batch import RESULTS_FILE, BatchResult
 from coach.evaluation.report_data import ReportData, build_report_data, on_human_scale
 from coach.evaluation.report_plots import histogram_png, scatter_png
 from coach.store import atomic_write_bytes
@@ -36,6 +37,16 @@ class WrittenReport:
 
 
 def write_report(result: BatchResult, out_dir: Path, ci: bool = True) -> WrittenReport:
+    try:
+        return _write_report(result, out_dir, ci)
+    except OSError as exc:
+        raise StorageError(
+            f"Cannot write the report to {out_dir} ({exc.strerror or exc}). The grades are kept in {RESULTS_FILE}: "
+            "free some disk space, then run the same evaluation again; it reuses every grade and writes the report."
+        ) from None
+
+
+def _write_report(result: BatchResult, out_dir: Path, ci: bool) -> WrittenReport:
     data = build_report_data(result, ci=ci)
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}

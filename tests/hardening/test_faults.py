@@ -205,10 +205,6 @@ def test_full_disk_building_the_index_is_a_clear_error(root, tiny_disk):
     assert not (tiny_disk / "index" / "manifest.json").exists(), "a half-written index is never marked complete"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug: coach/evaluation/batch.py:286 _ResultsLog.append (and __exit__'s flush/close at :293-298) let "
-    "OSError ENOSPC escape as a traceback; fix: catch OSError there and raise a CoachError naming the folder "
-    "and 'free space, then re-run to resume'"))
 def test_full_disk_during_eval_is_a_clear_error_and_resumable(root, tiny_disk):
     source = root / "answers.csv"
     ids = _answers_file(source, 400)
@@ -217,6 +213,7 @@ def test_full_disk_during_eval_is_a_clear_error_and_resumable(root, tiny_disk):
     assert_clean(ran)
     assert ran.returncode == 2, (ran.stdout, ran.stderr)
     assert "space" in ran.stderr.lower() or "full" in ran.stderr.lower(), ran.stderr
+    assert str(out) in ran.stderr and "resume" in ran.stderr, ran.stderr
     # What was written is still readable and a re-run on a roomier folder finishes the job.
     roomy = root / "out"
     roomy.mkdir()

@@ -204,6 +204,42 @@ def test_torn_last_line_is_ignored_and_the_row_regraded(tmp_path):
     assert len([json.loads(x) for x in results.read_text().splitlines()[2:]]) == 1  # new record on its own line
 
 
+def test_a_full_disk_mid_run_is_a_storage_error_and_a_rerun_resumes(tmp_path, monkeypatch):
+    import errno
+
+    from coach.errors import StorageError
+    from coach.evaluation import batch as batch_module
+
+    source = write(tmp_path / "d.csv", "question,answer,id\n" + "".join(f"4,answer {n},r{n}\n" for n in range(6)))
+    out = tmp_path / "out"
+    full = {"now": False}
+    real_fsync = batch_module.os.fsync
+
+    def fsync(fd):
+        if full["now"]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    class FillsTheDisk(FakeGrader):
+        def grade(self, *args, **kwargs):
+            full["now"] = len(self.calls) >= 3  # the fourth grade cannot be written
+            return super().grade(*args, **kwargs)
+
+    monkeypatch.setattr(batch_module.os, "fsync", fsync)
+    monkeypatch.setattr(batch_module, "FSYNC_EVERY_S", 0.0)
+    with pytest.raises(StorageError) as caught:
+        grade_batch(read_batch_file(source), FillsTheDisk(), out)
+    message = str(caught.value)
+    assert str(out) in message and "full" in message and "resume" in message
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__  # one line, no OSError chain
+
+    full["now"] = False
+    grader = FakeGrader()
+    result = grade_batch(read_batch_file(source), grader, out)
+    assert result.n_resumed >= 3 and len(result.items) == 6
+    assert len(grader.calls) == 6 - result.n_resumed
+
+
 def test_fresh_regrades_everything(tmp_path):
     source = write(tmp_path / "f.csv", "question,answer\n4,alpha\n")
     grade_batch(read_batch_file(source), FakeGrader(), tmp_path / "out")
@@ -311,6 +347,22 @@ def test_csv_export_neutralises_formulas(report):
 def test_nothing_half_written_is_left_behind(report):
     _, out = report
     assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_full_disk_writing_the_report_is_a_storage_error(tmp_path, monkeypatch):
+    import errno
+
+    from coach.errors import StorageError
+    from coach.evaluation import report as report_module
+
+    result = grade_batch(read_batch_file(graded_file(tmp_path)), FakeGrader(), tmp_path / "out", topics=TOPICS)
+
+    def no_space(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(report_module, "atomic_write_bytes", no_space)
+    with pytest.raises(StorageError, match=r"Cannot write the report to .*out.*No space left.*results.jsonl"):
+        write_report(result, tmp_path / "out")
 
 
 # --- the command ---------------------------------------------------------------------------
