@@ -7,12 +7,17 @@ backend, model and prompt, because grading depends on it.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Iterator, Protocol, Sequence
 
 from coach.config import Settings
+from coach.errors import ModelError
 
 ROLES = ("system", "user", "assistant")
+# A local model generates one reply at a time. A caller waits this long for its turn; past it,
+# something holds the model (a stream nobody reads or closes) and waiting longer would hang.
+MODEL_BUSY_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -124,16 +129,28 @@ def apply_stops(pieces: Iterator[str], stops: Sequence[str]) -> Iterator[str]:
             close()
 
 
+def acquire_model(lock: threading.Lock, timeout_s: float, name: str) -> None:
+    """Take the model's one generation slot, or fail with a message instead of waiting forever.
+    The caller releases `lock` (in a finally) when its generation ends or its stream is closed."""
+    if not lock.acquire(timeout=timeout_s):
+        raise ModelError(
+            f"The model is busy: another reply from {name} has held it for over {timeout_s:.0f} s. "
+            "Try again in a minute; if this keeps happening, restart the app."
+        )
+
+
 def estimate_tokens(text: str) -> int:
     """About four characters per token for English BPE vocabularies."""
     return max(1, round(len(text) / 4)) if text else 0
 
 
 __all__ = [
+    "MODEL_BUSY_TIMEOUT_S",
     "ChatMessage",
     "GenerationConfig",
     "LLM",
     "StopScanner",
+    "acquire_model",
     "apply_stops",
     "estimate_tokens",
 ]

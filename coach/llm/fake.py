@@ -47,6 +47,31 @@ class ScriptedLLM:
         return len(text.split())
 
 
+class RetainingLLM(ScriptedLLM):
+    """A ScriptedLLM that keeps every stream it hands out, as a tracer or a debugger might, so a
+    stream ends only when its reader closes it, never by garbage collection: tests use it to check
+    that every caller closes what it stops reading (a local model is held until then)."""
+
+    def __init__(self, replies: Iterable[str] = (), name: str = "fake:retaining"):
+        super().__init__(replies, name)
+        self.streams: list[Iterator[str]] = []
+        self.closed = 0  # streams that ended, read to the end or closed
+        self.read = 0  # pieces handed to readers, over all streams
+
+    def stream(self, messages: Sequence[ChatMessage], config: GenerationConfig) -> Iterator[str]:
+        made = self._counted(super().stream(messages, config))
+        self.streams.append(made)
+        return made
+
+    def _counted(self, pieces: Iterator[str]) -> Iterator[str]:
+        try:
+            for piece in pieces:
+                self.read += 1
+                yield piece
+        finally:
+            self.closed += 1
+
+
 def default_reply(messages: Sequence[ChatMessage]) -> str:
     """Same prompt, same reply: echoes the start of the last user message plus a digest."""
     user = next((m.content for m in reversed(messages) if m.role == "user"), "")
@@ -55,4 +80,4 @@ def default_reply(messages: Sequence[ChatMessage]) -> str:
     return f"Scripted reply {digest} to: {words}"
 
 
-__all__ = ["ScriptedLLM", "Call", "default_reply"]
+__all__ = ["ScriptedLLM", "RetainingLLM", "Call", "default_reply"]

@@ -7,6 +7,7 @@ wrapper's `config`; a `stop` passed by a chain is added to its stop sequences, a
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import replace
 from typing import Any, Iterator
 
@@ -71,11 +72,13 @@ class LLMChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        for piece in self.llm.stream(to_chat_messages(messages), self._call_config(stop, kwargs)):
-            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-            if run_manager:
-                run_manager.on_llm_new_token(piece, chunk=chunk)
-            yield chunk
+        # Closed explicitly when LangChain stops reading early: a local model is held until then.
+        with closing(self.llm.stream(to_chat_messages(messages), self._call_config(stop, kwargs))) as pieces:
+            for piece in pieces:
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+                if run_manager:
+                    run_manager.on_llm_new_token(piece, chunk=chunk)
+                yield chunk
         last = AIMessageChunk(content="", response_metadata={"model_name": self.llm.name}, chunk_position="last")
         yield ChatGenerationChunk(message=last)
 

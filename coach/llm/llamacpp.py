@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from coach.errors import ModelError
-from coach.llm.base import ChatMessage, GenerationConfig
+from coach.llm.base import MODEL_BUSY_TIMEOUT_S, ChatMessage, GenerationConfig, acquire_model
 
 GGUF_MAGIC = b"GGUF"
 
@@ -75,12 +76,14 @@ class LlamaCppLLM:
         context: int = 2048,
         cache_dir: Path | None = None,
         options: LlamaCppOptions = LlamaCppOptions(),
+        busy_timeout_s: float = MODEL_BUSY_TIMEOUT_S,
     ):
         self.model_path = Path(model_path)
         self.threads = threads
         self.context = context
         self.cache_dir = cache_dir
         self.options = options
+        self.busy_timeout_s = busy_timeout_s
         suffix = f"@{options.weights}" if options.weights else ""
         self.name = f"llamacpp:{self.model_path.stem}{suffix}"
         self._llama = None
@@ -122,14 +125,18 @@ class LlamaCppLLM:
         return self.cache_dir
 
     def generate(self, messages: Sequence[ChatMessage], config: GenerationConfig) -> str:
-        return "".join(self.stream(messages, config))
+        with closing(self.stream(messages, config)) as pieces:
+            return "".join(pieces)
 
     def stream(self, messages: Sequence[ChatMessage], config: GenerationConfig) -> Iterator[str]:
+        """Holds the model from the first piece until the stream ends or is closed: a caller
+        that stops reading early must close it (contextlib.closing)."""
         self.load()
         return self._stream(list(messages), config)
 
     def _stream(self, messages: list[ChatMessage], config: GenerationConfig) -> Iterator[str]:
-        with self._lock:  # held until the generator finishes or is closed
+        acquire_model(self._lock, self.busy_timeout_s, self.name)
+        try:
             chunks = self._llama.create_chat_completion(
                 messages=[{"role": m.role, "content": m.content} for m in messages],
                 max_tokens=config.max_tokens,
@@ -138,13 +145,13 @@ class LlamaCppLLM:
                 stop=list(config.stop) or None,
                 stream=True,
             )
-            try:
+            with closing(chunks):
                 for chunk in chunks:
                     piece = chunk["choices"][0]["delta"].get("content")
                     if piece:
                         yield piece
-            finally:
-                chunks.close()
+        finally:
+            self._lock.release()
 
     def count_tokens(self, text: str) -> int:
         self.load()

@@ -13,11 +13,12 @@ import os
 import queue
 import shutil
 import threading
+from contextlib import closing
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from coach.errors import ModelError
-from coach.llm.base import ChatMessage, GenerationConfig, StopScanner
+from coach.llm.base import MODEL_BUSY_TIMEOUT_S, ChatMessage, GenerationConfig, StopScanner, acquire_model
 
 DTYPES = ("bfloat16", "float32")
 STREAM_TIMEOUT_S = 300.0  # a stuck generation thread surfaces as an error, not a hung page
@@ -41,13 +42,15 @@ def _cached_folder(gguf: Path, dtype: str, cache_dir: Path) -> Path:
 
 
 class TransformersLLM:
-    def __init__(self, model: Path, *, threads: int, dtype: str = "bfloat16", cache_dir: Path | None = None):
+    def __init__(self, model: Path, *, threads: int, dtype: str = "bfloat16", cache_dir: Path | None = None,
+                 busy_timeout_s: float = MODEL_BUSY_TIMEOUT_S):
         if dtype not in DTYPES:
             raise ModelError(f"transformers dtype must be one of {', '.join(DTYPES)}, got {dtype!r}.")
         self.model_path = Path(model).expanduser()
         self.threads = threads
         self.dtype = dtype
         self.cache_dir = cache_dir
+        self.busy_timeout_s = busy_timeout_s
         self.name = f"transformers:{self.model_path.stem if self.model_path.suffix == '.gguf' else self.model_path.name}@{dtype}"
         self._model = None
         self._tokenizer = None
@@ -122,13 +125,23 @@ class TransformersLLM:
     # Generation ------------------------------------------------------------
 
     def generate(self, messages: Sequence[ChatMessage], config: GenerationConfig) -> str:
-        return "".join(self.stream(messages, config))
+        with closing(self.stream(messages, config)) as pieces:
+            return "".join(pieces)
 
     def stream(self, messages: Sequence[ChatMessage], config: GenerationConfig) -> Iterator[str]:
+        """Holds the model from the first piece until the stream ends or is closed: a caller
+        that stops reading early must close it (contextlib.closing)."""
         self.load()
         return self._stream(list(messages), config)
 
     def _stream(self, messages: list[ChatMessage], config: GenerationConfig) -> Iterator[str]:
+        acquire_model(self._lock, self.busy_timeout_s, self.name)
+        try:
+            yield from self._generate_locked(messages, config)
+        finally:
+            self._lock.release()
+
+    def _generate_locked(self, messages: list[ChatMessage], config: GenerationConfig) -> Iterator[str]:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
@@ -138,55 +151,54 @@ class TransformersLLM:
             def __call__(self, input_ids, scores, **kwargs):
                 return torch.full((input_ids.shape[0],), halt.is_set(), dtype=torch.bool)
 
-        with self._lock:
-            inputs = self._tokenizer.apply_chat_template(
-                [{"role": m.role, "content": m.content} for m in messages],
-                add_generation_prompt=True, return_tensors="pt", return_dict=True,
-            )
-            streamer = TextIteratorStreamer(
-                self._tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TIMEOUT_S
-            )
-            sampling = (
-                dict(do_sample=True, temperature=config.temperature)
-                if config.temperature > 0
-                else dict(do_sample=False, temperature=None, top_p=None, top_k=None)
-            )
-            failure: list[BaseException] = []
+        inputs = self._tokenizer.apply_chat_template(
+            [{"role": m.role, "content": m.content} for m in messages],
+            add_generation_prompt=True, return_tensors="pt", return_dict=True,
+        )
+        streamer = TextIteratorStreamer(
+            self._tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TIMEOUT_S
+        )
+        sampling = (
+            dict(do_sample=True, temperature=config.temperature)
+            if config.temperature > 0
+            else dict(do_sample=False, temperature=None, top_p=None, top_k=None)
+        )
+        failure: list[BaseException] = []
 
-            def run() -> None:
-                try:
-                    if config.temperature > 0:
-                        torch.manual_seed(config.seed)
-                    with torch.inference_mode():
-                        self._model.generate(
-                            **inputs, max_new_tokens=config.max_tokens, streamer=streamer,
-                            stopping_criteria=StoppingCriteriaList([_Halt()]),
-                            pad_token_id=self._tokenizer.eos_token_id, **sampling,
-                        )
-                except BaseException as exc:  # re-raised in the consumer's thread below
-                    failure.append(exc)
-                    streamer.end()
-
-            worker = threading.Thread(target=run, name="coach-transformers-generate", daemon=True)
-            worker.start()
-            scanner = StopScanner(config.stop)
+        def run() -> None:
             try:
-                for piece in streamer:
-                    out = scanner.feed(piece)
-                    if out:
-                        yield out
-                    if scanner.stopped:
-                        break
-                tail = scanner.finish()
-                if tail:
-                    yield tail
-            except queue.Empty:
-                raise ModelError(f"transformers produced nothing for {STREAM_TIMEOUT_S:.0f} s.") from None
-            finally:
-                halt.set()
-                worker.join()
-            if failure:
-                raise ModelError(f"transformers generation failed: {failure[0]}") from failure[0]
+                if config.temperature > 0:
+                    torch.manual_seed(config.seed)
+                with torch.inference_mode():
+                    self._model.generate(
+                        **inputs, max_new_tokens=config.max_tokens, streamer=streamer,
+                        stopping_criteria=StoppingCriteriaList([_Halt()]),
+                        pad_token_id=self._tokenizer.eos_token_id, **sampling,
+                    )
+            except BaseException as exc:  # re-raised in the consumer's thread below
+                failure.append(exc)
+                streamer.end()
+
+        worker = threading.Thread(target=run, name="coach-transformers-generate", daemon=True)
+        worker.start()
+        scanner = StopScanner(config.stop)
+        try:
+            for piece in streamer:
+                out = scanner.feed(piece)
+                if out:
+                    yield out
+                if scanner.stopped:
+                    break
+            tail = scanner.finish()
+            if tail:
+                yield tail
+        except queue.Empty:
+            raise ModelError(f"transformers produced nothing for {STREAM_TIMEOUT_S:.0f} s.") from None
+        finally:
+            halt.set()
+            worker.join()
+        if failure:
+            raise ModelError(f"transformers generation failed: {failure[0]}") from failure[0]
 
     def count_tokens(self, text: str) -> int:
         self.load()

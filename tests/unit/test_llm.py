@@ -19,7 +19,7 @@ from coach.config import load_settings
 from coach.errors import ModelError
 from coach.llm import factory
 from coach.llm.base import ChatMessage, GenerationConfig, StopScanner, apply_stops
-from coach.llm.fake import ScriptedLLM, default_reply
+from coach.llm.fake import RetainingLLM, ScriptedLLM, default_reply
 
 USER = [ChatMessage("system", "Be brief."), ChatMessage("user", "What is dropout?")]
 
@@ -152,6 +152,65 @@ def test_llamacpp_missing_runtime_is_a_model_error(tmp_path, monkeypatch):
         LlamaCppLLM(model, threads=1).load()
 
 
+class FakeLlama:
+    """Stands in for llama_cpp.Llama: streams three pieces and counts the streams it saw closed."""
+
+    def __init__(self):
+        self.closed = 0
+
+    def create_chat_completion(self, messages, **kwargs):
+        def chunks():
+            try:
+                for piece in ("Drop", "out ", "helps."):
+                    yield {"choices": [{"delta": {"content": piece}}]}
+            finally:
+                self.closed += 1
+
+        return chunks()
+
+
+def _llamacpp_over(fake: FakeLlama, tmp_path: Path, **kwargs):
+    from coach.llm.llamacpp import LlamaCppLLM
+
+    llm = LlamaCppLLM(tmp_path / "m.gguf", threads=1, **kwargs)
+    llm._llama = fake  # load() then has nothing to build
+    return llm
+
+
+def test_an_abandoned_llamacpp_stream_frees_the_model_once_closed(tmp_path):
+    fake = FakeLlama()
+    llm = _llamacpp_over(fake, tmp_path, busy_timeout_s=0.05)
+    abandoned = llm.stream(USER, GenerationConfig())
+    assert next(abandoned) == "Drop"  # this stream now holds the model
+    abandoned.close()  # what every caller that stops reading early does
+    assert fake.closed == 1, "closing our stream closes llama.cpp's"
+    assert llm.generate(USER, GenerationConfig()) == "Dropout helps."  # the next caller is not blocked
+
+
+def test_a_caller_waiting_for_a_model_that_is_never_freed_gets_a_busy_error(tmp_path):
+    fake = FakeLlama()
+    llm = _llamacpp_over(fake, tmp_path, busy_timeout_s=0.05)
+    held = llm.stream(USER, GenerationConfig())
+    next(held)  # held and never closed, as a leaked stream would be
+    with pytest.raises(ModelError, match="model is busy"):
+        llm.generate(USER, GenerationConfig())
+    held.close()
+    assert llm.generate(USER, GenerationConfig()) == "Dropout helps."
+
+
+def test_a_busy_transformers_model_is_an_error_not_a_hang(tmp_path):
+    from coach.llm.transformers_backend import TransformersLLM
+
+    llm = TransformersLLM(tmp_path, threads=1, dtype="float32", busy_timeout_s=0.05)
+    llm._model = llm._tokenizer = object()  # load() then has nothing to build
+    assert llm._lock.acquire(timeout=1)  # another generation holds the model
+    try:
+        with pytest.raises(ModelError, match="model is busy"):
+            llm.generate(USER, GenerationConfig())
+    finally:
+        llm._lock.release()
+
+
 def test_auto_picks_transformers_for_an_hf_folder(settings, tmp_path):
     (tmp_path / "config.json").write_text("{}")
     llm = factory.build_llm(settings(llm_model=str(tmp_path)))
@@ -214,6 +273,16 @@ def test_langchain_wrapper_invokes_and_streams_through_the_llm():
     chunks = list(model.stream("hi", stop=["here"]))
     assert "".join(c.content for c in chunks) == "Streamed reply "
     assert llm.history[-1].config.stop == ("\nQuestion", "here")
+
+
+def test_langchain_wrapper_closes_the_model_stream_when_its_reader_stops():
+    from coach.llm.langchain_chat import LLMChatModel
+
+    llm = RetainingLLM(["one two three four"])
+    stream = LLMChatModel(llm=llm).stream("hi")
+    assert next(stream).content == "one "
+    stream.close()
+    assert llm.closed == 1
 
 
 def test_langchain_wrapper_works_in_a_chain():
