@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -269,13 +270,16 @@ class GroundedChat:
                                          stop=ANSWER_STOPS)
         rewrite_config = GenerationConfig(max_tokens=REWRITE_MAX_TOKENS, temperature=0.0, seed=settings.seed,
                                           stop=("\n",))
-        self.answer_chain = ANSWER_PROMPT | LLMChatModel(llm=llm, config=answer_config) | StrOutputParser()
+        # No StrOutputParser on the streamed chain: when its reader stops early, that LangChain stage
+        # reads the model to the end (to trace its input), which would keep generating for nobody.
+        self.answer_chain = ANSWER_PROMPT | LLMChatModel(llm=llm, config=answer_config)
         self.rewrite_chain = REWRITE_PROMPT | LLMChatModel(llm=llm, config=rewrite_config) | StrOutputParser()
 
     def answer(self, question: str, history: Sequence[ChatMessage] = ()) -> ChatAnswer:
         final = None
-        for event in self.stream(question, history):
-            final = event.answer or final
+        with closing(self.stream(question, history)) as events:
+            for event in events:
+                final = event.answer or final
         assert final is not None  # stream always ends with a final event
         return final
 
@@ -292,6 +296,8 @@ class GroundedChat:
         return query, f"Follow-up read as: {query}"
 
     def stream(self, question: str, history: Sequence[ChatMessage] = ()) -> Iterator[ChatEvent]:
+        """Token events, then one final event. The model is held while this streams: a reader
+        that stops early closes it (contextlib.closing), which closes the model's stream."""
         started = time.perf_counter()
         question = check_question(question)
         query, rewrite_notice = self.standalone_query(question, tuple(history))
@@ -323,13 +329,15 @@ class GroundedChat:
         variables = answer_variables(query, [PromptPassage(p.id, p.title, p.text) for p in passages])
         pieces: list[str] = []
         first_at = None
-        for piece in self.answer_chain.stream(variables):
-            if not piece:
-                continue
-            if first_at is None:
-                first_at = time.perf_counter()
-            pieces.append(piece)
-            yield ChatEvent("token", piece)
+        with closing(self.answer_chain.stream(variables)) as chunks:
+            for chunk in chunks:
+                piece = str(chunk.text)
+                if not piece:
+                    continue
+                if first_at is None:
+                    first_at = time.perf_counter()
+                pieces.append(piece)
+                yield ChatEvent("token", piece)
         ended = time.perf_counter()
         speed = (len(pieces) - 1) / (ended - first_at) if first_at and len(pieces) > 1 and ended > first_at else None
         timing = {"first_token_ms": (first_at - started) * 1000 if first_at else None, "tokens_per_s": speed}

@@ -7,6 +7,7 @@ handler and the /chat API endpoint both use it, so they cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,12 +61,14 @@ def to_messages(history: Sequence[tuple[str, str]]) -> list[Any]:
 def chat_turns(chat: Any, question: str, history: Sequence[tuple[str, str]]) -> Iterator[ChatStep]:
     """Stream the engine's answer: partial texts, then one step carrying the ChatAnswer."""
     text = ""
-    for event in chat.stream(question, history=to_messages(history)):
-        if event.kind == "final":
-            yield ChatStep(event.answer.text, event.answer)
-            return
-        text += event.text
-        yield ChatStep(text)
+    # Closed even when the page stops reading (a browser that went away): it holds the model.
+    with closing(chat.stream(question, history=to_messages(history))) as events:
+        for event in events:
+            if event.kind == "final":
+                yield ChatStep(event.answer.text, event.answer)
+                return
+            text += event.text
+            yield ChatStep(text)
 
 
 def final_bubble(answer: Any) -> str:
@@ -84,17 +87,18 @@ def respond(coach: Any, message: str, history: list[tuple[str, str]], messages: 
     messages += [{"role": "user", "content": render.chat_text(question)}, {"role": "assistant", "content": "…"}]
     yield messages, render.empty_state("Looking up the guide…"), "", history
     try:
-        for step in chat_turns(coach.chat, question, history):
-            if step.answer is None:
-                messages[-1] = {"role": "assistant", "content": render.chat_text(step.text) + " ▌"}
-                yield messages, gr.skip(), "", history
-                continue
-            answer = step.answer
-            messages[-1] = {"role": "assistant", "content": final_bubble(answer)}
-            history.append((question, answer.text))
-            sources = render.sources_panel(answer.passages, answer.citations, answer.refused, answer.notices,
-                                           turn=len(history))
-            yield messages, sources, "", history
+        with closing(chat_turns(coach.chat, question, history)) as steps:
+            for step in steps:
+                if step.answer is None:
+                    messages[-1] = {"role": "assistant", "content": render.chat_text(step.text) + " ▌"}
+                    yield messages, gr.skip(), "", history
+                    continue
+                answer = step.answer
+                messages[-1] = {"role": "assistant", "content": final_bubble(answer)}
+                history.append((question, answer.text))
+                sources = render.sources_panel(answer.passages, answer.citations, answer.refused, answer.notices,
+                                               turn=len(history))
+                yield messages, sources, "", history
     except Exception as exc:  # noqa: BLE001 - shown in the conversation, bugs logged by user_message
         text = user_message(exc)
         messages[-1] = {"role": "assistant", "content": "⚠️ " + render.chat_text(text)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import closing
 
 import typer
 
@@ -43,13 +44,14 @@ def stream_answer(chat_engine, question: str, history=()):
     """Print tokens as they come, then the checked answer (if checking changed it), sources and notices."""
     streamed = []
     answer = None
-    for event in chat_engine.stream(question, history):
-        if event.kind == "token":
-            streamed.append(event.text)
-            sys.stdout.write(event.text)
-            sys.stdout.flush()
-        else:
-            answer = event.answer
+    with closing(chat_engine.stream(question, history)) as events:  # closed on Ctrl-C or a broken pipe too
+        for event in events:
+            if event.kind == "token":
+                streamed.append(event.text)
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+            else:
+                answer = event.answer
     sys.stdout.write("\n")
     if " ".join("".join(streamed).split()) != " ".join(answer.text.split()):
         typer.echo(f"\nChecked answer:\n{answer.text}")

@@ -137,6 +137,23 @@ def test_chat_refuses_plainly_when_the_guide_does_not_cover_the_question(coach, 
     assert llm.history == []  # the retrieval gate answered without the model
 
 
+def test_a_chat_the_page_stops_reading_closes_the_model_stream(coach, settings):
+    from coach.chat import GroundedChat
+    from coach.llm.fake import RetainingLLM
+
+    model = RetainingLLM([CITED_REPLY])
+
+    class Coach:
+        chat = GroundedChat(coach.retriever, model, settings)
+
+    steps = chat_tab.respond(Coach(), "What is batch normalization?", [], [])
+    next(steps)  # the pending bubble
+    next(steps)  # the first token: the model is now generating
+    steps.close()  # what gradio does when the browser goes away
+    assert len(model.history) == 1 and model.closed == 1, "the model's stream was closed, not left to the GC"
+    assert model.read < len(CITED_REPLY.split()), "and the model was not read to the end for nobody"
+
+
 def test_an_empty_question_is_a_hint_not_an_engine_call(coach, llm):
     steps = list(chat_tab.respond(coach, "   ", [], []))
     assert len(steps) == 1 and "Type a question first" in steps[0][1]

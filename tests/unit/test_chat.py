@@ -15,7 +15,7 @@ from coach.errors import InputError
 from coach.indexing import ensure_index
 from coach.lc_retriever import CoachRetriever
 from coach.llm.base import ChatMessage
-from coach.llm.fake import ScriptedLLM
+from coach.llm.fake import RetainingLLM, ScriptedLLM
 from coach.prompts.chat import (
     ANSWER_PROMPT,
     ANSWER_SYSTEM,
@@ -146,6 +146,15 @@ def test_echoed_passage_headers_are_removed_and_the_echo_stopped(retriever, sett
     answer = chat.answer(BN)
     assert answer.raw_text == f"[q04] What is batch normalization?\n{BN_SENTENCE}"
     assert answer.text == BN_SENTENCE[:-1] + " [q04]."
+
+
+def test_a_chat_stream_closed_early_closes_the_model_stream(retriever, settings):
+    llm = RetainingLLM([f"{BN_SENTENCE} [q04]"])
+    events = GroundedChat(retriever, llm, settings, min_relevance=FAKE_MIN_RELEVANCE).stream(BN)
+    assert next(events).kind == "token"
+    events.close()  # a reader that stops early
+    assert llm.closed == 1, "the model's stream was closed, not left to the GC"
+    assert llm.read == 1, "and the model was not read to the end for nobody"
 
 
 def test_stream_yields_tokens_then_one_final_answer(retriever, settings):
