@@ -54,8 +54,7 @@ class Settings:
     concurrency_limit: int = 2
     max_upload_mb: int = 20
     max_answer_chars: int = 8000
-    log_level: str = "INFO"
-    log_answers: bool = False  # answers stay out of logs unless asked for
+    log_level: str = "INFO"  # no module logs answer text, at any level
 
     @property
     def db_path(self) -> Path:

@@ -176,14 +176,25 @@ def coach(tmp_path_factory):
     return build_coach(settings)
 
 
-def test_answers_never_reach_the_logs(coach, caplog):
+def test_answers_never_reach_the_logs(coach, caplog, tmp_path):
+    """No module logs answer text, at any level, so no setting turns it on (DEBUG included)."""
+    from coach.evaluation.batch import RESULTS_FILE, grade_batch
+    from coach.evaluation.batch_file import read_batch_file
+
     caplog.set_level(logging.DEBUG)  # every logger, every level: the strictest capture
     coach.grader.grade(4, DISTINCTIVE)
     coach.grader.grade(4, DISTINCTIVE, feedback="llm")
     coach.chat.answer(f"What is {DISTINCTIVE}?")
     turn = coach.interviews.start("logcheck", length=1)
     coach.interviews.answer(turn.session_id, DISTINCTIVE, user="logcheck")
-    assert coach.settings.log_answers is False
+    coach.interviews.summary(turn.session_id, user="logcheck")
+    source = tmp_path / "answers.csv"
+    source.write_text(f'question,answer\n4,"{DISTINCTIVE}"\n9,"{DISTINCTIVE}, again"\n', encoding="utf-8")
+    grade_batch(read_batch_file(source), coach.grader, tmp_path / "out")
+    results = tmp_path / "out" / RESULTS_FILE
+    results.write_text(results.read_text(encoding="utf-8")[:-20], encoding="utf-8")  # torn: the resume logs it
+    grade_batch(read_batch_file(source), coach.grader, tmp_path / "out")
+    assert any("unreadable line" in r.getMessage() for r in caplog.records), "the batch warning did fire"
     leaked = [r.getMessage() for r in caplog.records if "canary-7731" in r.getMessage()]
     assert not leaked, leaked
     assert all("canary-7731" not in str(r.args) for r in caplog.records)
