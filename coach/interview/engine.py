@@ -8,8 +8,9 @@ score plus half of what the follow-up added (schedule.question_score), and that 
 spaced-repetition record learns from. Every step is committed before it is shown, so
 `resume` continues exactly where a killed process stopped.
 
-Users are kept apart by name: every call that names a session checks it belongs to the user
-(when a user is given), and session ids are random, so one user cannot guess another's.
+Users are kept apart by name: every call that names a session must say which user asks, and
+is refused unless the session is that user's (a call without a user is refused too: every
+session has a named owner); session ids are random, so one user cannot guess another's.
 """
 
 from __future__ import annotations
@@ -193,7 +194,7 @@ class InterviewEngine:
         return Turn(session_id, position, question.id, MAIN, text, now, topic=question.topic,
                     difficulty=question.difficulty)
 
-    def answer(self, session_id: str, text: str, user: str | None = None) -> TurnResult:
+    def answer(self, session_id: str, text: str, user: str) -> TurnResult:
         """Grade the answer to the pending question; return the grade and what comes next."""
         session = self._owned(session_id, user)
         if session.status != ACTIVE:
@@ -265,7 +266,7 @@ class InterviewEngine:
         return Turn(session_id, position, question.id, FOLLOW_UP, asked.text, now, topic=question.topic,
                     difficulty=question.difficulty, focus=point.citation)
 
-    def end(self, session_id: str, user: str | None = None) -> Summary:
+    def end(self, session_id: str, user: str) -> Summary:
         """Stop a session early; what was answered stays."""
         session = self._owned(session_id, user)
         if session.status == ACTIVE:
@@ -277,29 +278,28 @@ class InterviewEngine:
     # -- reading back -------------------------------------------------------------------------
 
     def _owned(self, session_id: str, user: str | None) -> Session:
+        """The session, if it is `user`'s. Someone else's and a missing one get the same
+        message, so ids cannot be probed; no user at all is refused, never waved through."""
+        name = check_user(user)
         sid = str(session_id or "").strip()
-        name = None if user is None else check_user(user)
         session = self.db.load_session(sid) if sid else None
-        if session is None or (name is not None and session.user != name):
-            owner = f" for user {name}" if name is not None else ""
-            raise InputError(f"No interview session {sid!r}{owner}. See `coach history --user NAME`.")
+        if session is None or session.user != name:
+            raise InputError(f"No interview session {sid!r} for user {name}. See `coach history --user {name}`.")
         return session
 
-    def session(self, session_id: str, user: str | None = None) -> Session:
+    def session(self, session_id: str, user: str) -> Session:
         return self._owned(session_id, user)
 
-    def resume(self, user: str | None = None, session_id: str | None = None) -> Turn:
+    def resume(self, user: str, session_id: str | None = None) -> Turn:
         """The pending question of the user's latest unfinished session (or of `session_id`)."""
         if session_id:
             session = self._owned(session_id, user)
-        elif user is not None:
+        else:
             name = check_user(user)
             found = self.db.latest_active(name)
             if found is None:
                 raise InputError(f"{name} has no unfinished interview. Start one with `coach interview --user {name}`.")
             session = found
-        else:
-            raise InputError("Resume needs a user name or a session id.")
         if session.status != ACTIVE:
             raise InputError(f"Session {session.id} is finished. Start a new one.")
         turn = session.pending_turn
@@ -307,7 +307,7 @@ class InterviewEngine:
             raise InputError(f"Session {session.id} has no question waiting for an answer.")
         return turn
 
-    def summary(self, session_id: str, user: str | None = None) -> Summary:
+    def summary(self, session_id: str, user: str) -> Summary:
         return summarise(self._owned(session_id, user), self._titles)
 
     def history(self, user: str) -> list[SessionInfo]:
@@ -315,7 +315,7 @@ class InterviewEngine:
         sessions = self.db.sessions(check_user(user))
         return [session_info(s, self._titles) for s in reversed(sessions)]
 
-    def export(self, session_id: str, fmt: str = "markdown", user: str | None = None) -> str:
+    def export(self, session_id: str, fmt: str = "markdown", *, user: str) -> str:
         if fmt not in (*FORMATS, "md"):
             raise InputError(f"Export format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
         session = self._owned(session_id, user)

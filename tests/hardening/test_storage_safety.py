@@ -229,6 +229,35 @@ def test_one_user_cannot_reach_another_users_session(coach):
     assert session.status == ACTIVE and all("bob" not in (t.answer or "") for t in session.turns)
 
 
+def test_a_caller_that_names_no_user_cannot_reach_a_users_session(coach):
+    """Every session belongs to a named user (start needs one), so a call without a user, as a
+    front end without a login might make, is refused rather than let through unchecked."""
+    from coach.app import interview_tab
+
+    engine = coach.interviews
+    sid = engine.start("frank", length=2).session_id
+    engine.answer(sid, "Frank's private answer about dropout.", user="frank")
+    before = engine.session(sid, user="frank")
+    for action in (
+        lambda: engine.session(sid, user=None),
+        lambda: engine.answer(sid, "anonymous writes here", user=None),
+        lambda: engine.export(sid, "markdown", user=None),
+        lambda: engine.summary(sid, user=None),
+        lambda: engine.end(sid, user=None),
+        lambda: engine.resume(user=None, session_id=sid),
+        lambda: engine.session(sid, user=""),
+        # The app's API handlers, as /interview_answer calls them once it has resolved the user.
+        lambda: interview_tab.answer_api(coach, None, {"session_id": sid, "answer": "anonymous writes here"}),
+        lambda: interview_tab.answer_api(coach, "", {"session_id": sid, "answer": "anonymous writes here"}),
+        lambda: interview_tab.submit(coach, interview_tab.InterviewView(session_id=sid, pending=before.pending_turn),
+                                     "anonymous writes here"),
+    ):
+        with pytest.raises(InputError, match="user name is needed") as info:
+            action()
+        assert "private answer" not in str(info.value)
+    assert engine.session(sid, user="frank") == before, "the session is untouched"
+
+
 def test_unknown_session_ids_do_not_reveal_whether_they_exist(coach):
     engine = coach.interviews
     sid = engine.start("carol", length=1).session_id

@@ -44,7 +44,7 @@ def test_a_full_two_question_session(engine):
     result = None
     while turn is not None:
         seen.append((turn.question_id, turn.kind))
-        result = engine.answer(turn.session_id, guide_answer(engine, turn.question_id))
+        result = engine.answer(turn.session_id, guide_answer(engine, turn.question_id), user="ana")
         assert result.grade.question_id == turn.question_id
         turn = result.next
     mains = [q for q, kind in seen if kind == MAIN]
@@ -60,14 +60,14 @@ def test_a_full_two_question_session(engine):
 def test_a_partial_answer_gets_a_leak_free_follow_up(engine):
     turn = engine.start("ben", topics=["training"], length=1)
     assert turn.question_id == "q04"  # the first question of the section for a new user
-    result = engine.answer(turn.session_id, guide_answer(engine, "q04", share=0.34))
+    result = engine.answer(turn.session_id, guide_answer(engine, "q04", share=0.34), user="ben")
     grade = result.grade
     assert grade.missed and any(r.covered for r in grade.key_points), grade.to_json()
     assert result.follow_up, (grade.verdict, grade.score)
     follow = result.next
     assert follow.kind == FOLLOW_UP and follow.question_id == "q04"
     assert not leaks(follow.question_text, grade.missed, given=engine.question("q04").title)
-    done = engine.answer(turn.session_id, "I do not remember more.")
+    done = engine.answer(turn.session_id, "I do not remember more.", user="ben")
     assert done.finished and done.turn.kind == FOLLOW_UP and done.next is None
 
 

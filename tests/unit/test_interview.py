@@ -292,7 +292,7 @@ def test_a_fixed_length_session_never_repeats_and_ends_with_a_summary(engine, gr
     result = None
     while True:
         asked.append((turn.question_id, turn.kind))
-        result = engine.answer(turn.session_id, full_answer(grader, turn.question_id))
+        result = engine.answer(turn.session_id, full_answer(grader, turn.question_id), user="alice")
         assert result.grade.score == 10.0 and not result.follow_up
         if result.finished:
             break
@@ -302,12 +302,12 @@ def test_a_fixed_length_session_never_repeats_and_ends_with_a_summary(engine, gr
     assert result.summary.mean_score == 10.0
     assert [t.topic for t in result.summary.topics] == ["Deep Learning Fundamentals"]
     with pytest.raises(InputError, match="finished"):
-        engine.answer(turn.session_id, "more")
+        engine.answer(turn.session_id, "more", user="alice")
 
 
 def test_a_partial_answer_gets_one_follow_up_about_a_missed_point(engine, grader):
     turn = engine.start("alice", length=2)
-    first = engine.answer(turn.session_id, partial_answer(grader, turn.question_id))
+    first = engine.answer(turn.session_id, partial_answer(grader, turn.question_id), user="alice")
     assert wants_follow_up(first.grade) and first.follow_up
     follow = first.next
     assert follow.kind == FOLLOW_UP and follow.question_id == turn.question_id
@@ -315,7 +315,7 @@ def test_a_partial_answer_gets_one_follow_up_about_a_missed_point(engine, grader
     assert not leaks(follow.question_text, missed, given=engine.question(turn.question_id).title)
     assert follow.focus in {p.citation for p in missed}
     # The follow-up is graded with the main answer; a second partial answer does not get another one.
-    second = engine.answer(turn.session_id, "I am not sure.")
+    second = engine.answer(turn.session_id, "I am not sure.", user="alice")
     assert second.turn.kind == FOLLOW_UP and not second.follow_up and second.next.kind == MAIN
     assert grader.calls[-1][1].startswith(partial_answer(grader, turn.question_id))
     assert second.next.question_id != turn.question_id
@@ -323,8 +323,8 @@ def test_a_partial_answer_gets_one_follow_up_about_a_missed_point(engine, grader
 
 def test_strong_and_empty_answers_get_no_follow_up(engine, grader):
     turn = engine.start("alice", length=3)
-    strong = engine.answer(turn.session_id, full_answer(grader, turn.question_id))
-    empty = engine.answer(turn.session_id, "")
+    strong = engine.answer(turn.session_id, full_answer(grader, turn.question_id), user="alice")
+    empty = engine.answer(turn.session_id, "", user="alice")
     assert not strong.follow_up and not empty.follow_up
     assert empty.grade.verdict == "no answer" and empty.next.kind == MAIN
 
@@ -335,12 +335,12 @@ def test_mastery_changes_the_next_sessions_order(engine, grader, clock):
     failed = []
     while turn is not None:
         failed.append(turn.question_id)
-        result = engine.answer(turn.session_id, "no idea")
+        result = engine.answer(turn.session_id, "no idea", user="dave")
         turn = result.next
     first_topic_strong = engine.start("erin", topics=["Deep Learning Fundamentals"], length=3)
     while first_topic_strong is not None:
         first_topic_strong = engine.answer(
-            first_topic_strong.session_id, full_answer(grader, first_topic_strong.question_id)).next
+            first_topic_strong.session_id, full_answer(grader, first_topic_strong.question_id), user="erin").next
     # Right after: nothing is due yet, so the next session starts with a new question; dave's
     # weak topic is not offered first to erin, whose same topic is strong.
     clock.now = T0 + timedelta(days=2)
@@ -358,7 +358,7 @@ def test_adaptive_session_stops_when_scores_are_stable(engine, grader):
     count = 0
     while True:
         count += 1
-        result = engine.answer(turn.session_id, full_answer(grader, turn.question_id))
+        result = engine.answer(turn.session_id, full_answer(grader, turn.question_id), user="alice")
         if result.finished:
             break
         turn = result.next
@@ -367,7 +367,7 @@ def test_adaptive_session_stops_when_scores_are_stable(engine, grader):
 
 def test_users_are_kept_apart(engine, grader):
     turn = engine.start("alice", length=2)
-    engine.answer(turn.session_id, full_answer(grader, turn.question_id))
+    engine.answer(turn.session_id, full_answer(grader, turn.question_id), user="alice")
     sid = turn.session_id
     for call in (
         lambda: engine.summary(sid, user="bob"),
@@ -388,21 +388,21 @@ def test_users_are_kept_apart(engine, grader):
 
 def test_resume_after_a_restart_returns_the_pending_question_and_keeps_grades(engine, grader, index, fake_settings):
     turn = engine.start("alice", length=3)
-    first = engine.answer(turn.session_id, partial_answer(grader, turn.question_id))
+    first = engine.answer(turn.session_id, partial_answer(grader, turn.question_id), user="alice")
     # A new process: a new engine on a new connection to the same file.
     again = InterviewEngine(grader, index, InterviewDB(fake_settings.db_path), fake_settings)
     pending = again.resume("alice")
     assert pending == first.next
     session = again.session(turn.session_id, user="alice")
     assert session.turns[0].grade == first.grade and session.turns[0].answer == first.turn.answer
-    assert again.resume(session_id=turn.session_id) == pending
+    assert again.resume("alice", session_id=turn.session_id) == pending
 
 
 def test_history_and_summary(engine, grader):
     turn = engine.start("alice", length=2)
-    first = engine.answer(turn.session_id, partial_answer(grader, turn.question_id))
-    follow = engine.answer(turn.session_id, "")
-    last = engine.answer(turn.session_id, full_answer(grader, follow.next.question_id))
+    first = engine.answer(turn.session_id, partial_answer(grader, turn.question_id), user="alice")
+    follow = engine.answer(turn.session_id, "", user="alice")
+    last = engine.answer(turn.session_id, full_answer(grader, follow.next.question_id), user="alice")
     assert last.finished
     summary = last.summary
     assert [q.question_id for q in summary.questions] == [turn.question_id, follow.next.question_id]
@@ -416,7 +416,7 @@ def test_history_and_summary(engine, grader):
 
 def test_export_formats(engine, grader):
     turn = engine.start("alice", length=1)
-    engine.answer(turn.session_id, "# heading inside an answer\n" + partial_answer(grader, turn.question_id))
+    engine.answer(turn.session_id, "# heading inside an answer\n" + partial_answer(grader, turn.question_id), user="alice")
     markdown = engine.export(turn.session_id, "markdown", user="alice")
     assert markdown.startswith(f"# Mock interview {turn.session_id}")
     assert "> # heading inside an answer" in markdown  # the user's text stays quoted
@@ -462,7 +462,7 @@ def test_concurrent_answers_to_one_question_record_one(engine, grader):
 
     def answer():
         try:
-            engine.answer(turn.session_id, full_answer(grader, turn.question_id))
+            engine.answer(turn.session_id, full_answer(grader, turn.question_id), user="alice")
             outcomes.append("ok")
         except InputError:
             outcomes.append("refused")
@@ -472,7 +472,7 @@ def test_concurrent_answers_to_one_question_record_one(engine, grader):
         t.start()
     for t in threads:
         t.join()
-    session = engine.session(turn.session_id)
+    session = engine.session(turn.session_id, user="alice")
     assert outcomes.count("ok") >= 1
     assert [t.position for t in session.turns] == list(range(1, len(session.turns) + 1))
     assert sum(1 for t in session.turns if t.question_id == turn.question_id) == 1
@@ -533,7 +533,7 @@ def test_corrupt_database_is_a_storage_error(tmp_path):
 
 def test_truncated_database_is_a_storage_error(tmp_path, engine, grader, fake_settings):
     turn = engine.start("alice", length=3)
-    engine.answer(turn.session_id, full_answer(grader, turn.question_id))
+    engine.answer(turn.session_id, full_answer(grader, turn.question_id), user="alice")
     engine.db.close()
     for suffix in ("-wal", "-shm"):  # a checkpointed copy: the main file is all there is
         (fake_settings.db_path.parent / (fake_settings.db_path.name + suffix)).unlink(missing_ok=True)
@@ -584,14 +584,14 @@ def test_read_only_database_is_a_storage_error(tmp_path):
 
 def test_full_database_is_a_storage_error_and_keeps_what_was_saved(engine, grader):
     turn = engine.start("alice", length=3)
-    engine.answer(turn.session_id, full_answer(grader, turn.question_id))
-    saved = engine.session(turn.session_id)
+    engine.answer(turn.session_id, full_answer(grader, turn.question_id), user="alice")
+    saved = engine.session(turn.session_id, user="alice")
     # Cap the file at its current size: the next write finds the "disk" full (SQLITE_FULL).
     pages = engine.db._conn.execute("PRAGMA page_count").fetchone()[0]
     engine.db._conn.execute(f"PRAGMA max_page_count = {pages}")
     with pytest.raises(StorageError, match="full"):
-        engine.answer(saved.pending_turn.session_id, "x " * 200_000)
-    assert engine.session(turn.session_id) == saved  # the failed write left nothing half-done
+        engine.answer(saved.pending_turn.session_id, "x " * 200_000, user="alice")
+    assert engine.session(turn.session_id, user="alice") == saved  # the failed write left nothing half-done
 
 
 def _grade(covered: list[bool], verdict: str = "good", weights: list[float] | None = None) -> Grade:
@@ -615,13 +615,13 @@ def test_follow_up_rule_is_on_key_points_not_on_the_score():
 
 def test_grade_json_withholds_what_the_follow_up_asks(engine, grader):
     turn = engine.start("alice", length=1)
-    result = engine.answer(turn.session_id, partial_answer(grader, turn.question_id))
+    result = engine.answer(turn.session_id, partial_answer(grader, turn.question_id), user="alice")
     assert result.follow_up
     shown = json.dumps(result.grade_json())
     for missed in result.grade.missed:
         assert missed.text not in shown
     assert result.grade_json()["withheld_points"] == len(result.grade.missed)
-    done = engine.answer(turn.session_id, "")
+    done = engine.answer(turn.session_id, "", user="alice")
     assert done.grade_json() == done.grade.to_json()
 
 
@@ -676,7 +676,7 @@ def test_cli_session_end_of_input_saves_and_resume_continues(cli, engine, grader
 
 def test_cli_export_to_a_file_and_refuses_another_user(cli, engine, grader, tmp_path):
     turn = engine.start("zoe", length=1)
-    engine.answer(turn.session_id, full_answer(grader, turn.question_id))
+    engine.answer(turn.session_id, full_answer(grader, turn.question_id), user="zoe")
     out = tmp_path / "export.json"
     done = cli(["export", turn.session_id, "--user", "zoe", "--format", "json", "--out", str(out)])
     assert done.exit_code == 0 and json.loads(out.read_text())["session"]["id"] == turn.session_id
