@@ -23,14 +23,15 @@ from coach.grading.feedback import llm_feedback, model_answer, template_feedback
 from coach.grading.model import Grade, KeyPoint, KeyPointResult
 from coach.grading.rubric import guide_rubric, reference_rubric
 from coach.grading.score import Calibration, load_calibration, score_signals, verdict
-from coach.grading.screening import screen_answer
-from coach.grading.text import content_terms
+from coach.grading.screening import STUFFING_NOTICE, screen_answer
+from coach.grading.text import content_terms, demote_question_words
 from coach.retrieve import HybridRetriever
 from coach.store import Index
 
 CUSTOM = "custom"
 MATCH_MIN_DENSE = 0.55  # free-text question -> guide question: cosine needed to accept the match
 MAX_REFERENCE_CHARS = 20_000
+LIST_REFERENCE_TERMS = 12  # content terms below which a reference answer is a list of names
 _QUESTION_REF = re.compile(r"^\s*(?:q(?:uestion)?\s*#?\s*)?0*(\d{1,3})\s*$", re.IGNORECASE)
 
 
@@ -145,8 +146,14 @@ class Grader:
         matches, conflicts, claims = match_points(points, point_vectors, units, vectors, question_text, self._idf)
         relevance, off_topic = self._relevance(vectors, target_text, unit if not reference else None)
         prose = " ".join(p.text for p in points if p.kind != "code")
-        signals = answer_features(matches, conflicts, claims, units, relevance, off_topic, screened.stuffing,
-                                  len(content_terms(prose)), set(content_terms(target_text)), self._idf)
+        reference_terms = len(content_terms(prose))
+        # A reference that is itself a few terms ("data members and member functions") asks
+        # for a list: naming the right terms is then the answer, not stuffing.
+        lists_expected = reference_terms < LIST_REFERENCE_TERMS
+        stuffing = 0.0 if lists_expected else screened.stuffing
+        signals = answer_features(matches, conflicts, claims, units, relevance, off_topic, stuffing,
+                                  reference_terms, set(content_terms(target_text)), self._idf,
+                                  self._demoted_similarity(screened.text, prose, question_text))
         scored = score_signals(signals, screened, self.calibration)
         no_answer = screened.empty or screened.declined
         results = tuple(
@@ -155,7 +162,7 @@ class Grader:
             for m in matches
         )
         text = template_feedback(list(results), conflicts, scored.score, no_answer)
-        notices = list(screened.notices)
+        notices = [n for n in screened.notices if not (lists_expected and n == STUFFING_NOTICE)]
         if feedback == "llm" and not no_answer:
             text, used = self._llm_feedback(question_text, screened.text, list(results), allowed, text)
             if not used:
@@ -183,6 +190,13 @@ class Grader:
         if isinstance(question, int) or (isinstance(question, str) and _QUESTION_REF.match(question)):
             return self.resolve_question(question)
         return None
+
+    def _demoted_similarity(self, answer: str, reference: str, question: str) -> float:
+        """Cosine of answer and reference once both lose the question's words."""
+        if not answer.strip() or not reference.strip():
+            return 0.0
+        answer_vector = self.embedder.embed([demote_question_words(answer, question)])[0]
+        return float(answer_vector @ self._embed_cached([demote_question_words(reference, question)])[0])
 
     def _relevance(self, unit_vectors: np.ndarray, target_text: str, unit: Chunk | None) -> tuple[float, float]:
         """(cosine of the whole answer to the target, how much closer it is to another question)."""

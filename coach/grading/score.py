@@ -105,7 +105,7 @@ def apply_rules(curve: float, signals: Mapping[str, float], screened: Screened) 
     score, rules = curve, []
     if screened.injection and score > INJECTION_CAP:
         score, rules = INJECTION_CAP, rules + ["injection cap"]
-    if screened.stuffing >= STUFFING_AT and score > STUFFING_CAP:
+    if signals.get("stuffing", screened.stuffing) >= STUFFING_AT and score > STUFFING_CAP:
         score, rules = STUFFING_CAP, rules + ["stuffing cap"]
     if (signals.get("on_topic_terms", 1.0) < OFF_TOPIC_TERMS and signals.get("best_points", 1.0) < OFF_TOPIC_BEST
             and score > OFF_TOPIC_CAP):

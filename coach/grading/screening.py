@@ -47,6 +47,7 @@ _DECLINE = re.compile(
     re.IGNORECASE,
 )
 DECLINE_MAX_WORDS = 12  # "I'm not sure, can we skip this one?" declines; a real hedge goes on to answer
+PROSE_FUNCTION_SHARE = 0.3  # prose is ~40% function words; a term list far fewer
 
 _CODE_LINE = re.compile(
     r"^\s*(def \w+\(|class \w+[(:]|import \w|from [\w.]+ import|return\b|for \w+ in\b)|[=:{(\[]\s*$|\w\([^)]*\)"
@@ -94,6 +95,9 @@ def code_share(text: str) -> float:
     return sum(1 for line in lines if _CODE_LINE.search(line)) / len(lines)
 
 
+STUFFING_NOTICE = "The answer reads as a list of terms without explanation."
+
+
 def stuffing_score(text: str) -> float:
     """0-1: a run of terms with no sentences around them ("mean variance gamma beta ...").
 
@@ -113,7 +117,9 @@ def stuffing_score(text: str) -> float:
         structure = 0.2  # short sentences: terse notes, not a bare list
     score = min(1.0, max(0.0, (0.22 - function_share) / 0.14)) * structure
     terms = content_terms(text)
-    if len(terms) >= 10 and len(set(terms)) / len(terms) < 0.5:  # the same words again and again
+    # The same words again and again, without the function words of prose (an answer that
+    # contrasts two things in parallel sentences repeats its terms too, but reads as prose).
+    if len(terms) >= 10 and len(set(terms)) / len(terms) < 0.5 and function_share < PROSE_FUNCTION_SHARE:
         score = max(score, 0.8)
     return round(score, 4)
 
@@ -141,8 +147,8 @@ def screen_answer(answer: str, max_chars: int) -> Screened:
         notices.append("The answer declines to answer; it scores 0.")
     stuffing = 0.0 if empty or declined else stuffing_score(text)
     if stuffing >= 0.5:
-        notices.append("The answer reads as a list of terms without explanation.")
+        notices.append(STUFFING_NOTICE)
     return Screened(text, tuple(notices), empty, declined, injection, truncated, stuffing, code_share(text))
 
 
-__all__ = ["Screened", "screen_answer", "find_injection", "stuffing_score", "code_share"]
+__all__ = ["STUFFING_NOTICE", "Screened", "screen_answer", "find_injection", "stuffing_score", "code_share"]

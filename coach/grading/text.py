@@ -62,6 +62,15 @@ def content_terms(text: str) -> list[str]:
     return out
 
 
+def demote_question_words(text: str, question: str) -> str:
+    """The text without the question's own words ("question demoting", Mohler et al. 2011;
+    Sultan et al. 2016): an answer that repeats the question looks similar to every answer
+    to it, so only what it adds is compared. Falls back to the text when nothing is left."""
+    asked = {stem(w) for w in words(question)}
+    kept = [w for w in words(text) if stem(w) not in asked]
+    return " ".join(kept) if kept else text
+
+
 def term_set(text: str) -> set[str]:
     """Content terms plus adjacent-term bigrams ("batch_size"): phrases count as evidence."""
     terms = content_terms(text)
@@ -108,5 +117,5 @@ def normalise_space(text: str) -> str:
 
 
 __all__ = [
-    "FUNCTION_WORDS", "STOPWORDS", "stem", "words", "content_terms", "term_set", "split_sentences", "split_clauses", "normalise_space",
+    "FUNCTION_WORDS", "STOPWORDS", "stem", "words", "content_terms", "demote_question_words", "term_set", "split_sentences", "split_clauses", "normalise_space",
 ]

@@ -17,7 +17,7 @@ from coach.grading.feedback import check_llm_feedback
 from coach.grading.rubric import guide_rubric, reference_rubric
 from coach.grading.score import Calibration, apply_rules, load_calibration
 from coach.grading.screening import screen_answer, stuffing_score
-from coach.grading.text import split_clauses, split_sentences
+from coach.grading.text import demote_question_words, split_clauses, split_sentences
 from coach.indexing import ensure_index
 from coach.llm.fake import ScriptedLLM
 from coach.prompts.grading import feedback_messages
@@ -164,6 +164,29 @@ def test_stuffing_scores_term_lists_not_prose_notes_or_code():
     assert stuffing_score("Pre-train: big generic data, general knowledge. Fine-tune: small task data.") < 0.5
     code = "def conv2d(x, w):\n    return torch.nn.functional.conv2d(x, w)\nout = conv2d(img, kernel)"
     assert stuffing_score(code) == 0
+    # Parallel sentences repeat their terms but are prose, not a list.
+    contrast = ("A while loop checks the condition before it runs the block of code. A do while loop runs the block "
+                "of code and then checks the condition, so the block of code runs at least once.")
+    assert stuffing_score(contrast) < 0.5
+    assert stuffing_score("mean mean variance variance gamma gamma beta beta mean variance gamma beta") >= 0.8
+
+
+def test_question_words_are_demoted_before_whole_answer_similarity():
+    assert demote_question_words("A stack is last in first out.", "What is a stack?") == "last in first out"
+    assert demote_question_words("What is a stack", "What is a stack?") == "What is a stack"  # nothing left: kept
+
+
+LISTED = "data members, member functions, constructors, destructors, access specifiers"
+
+
+def test_a_list_answer_to_a_list_reference_is_not_stuffing(grader):
+    reference = "Data members and member functions."
+    assert stuffing_score(LISTED) >= 0.5  # it does read as a list...
+    listed = grader.grade("What does a class definition include?", LISTED, reference=reference)  # ...as asked
+    assert listed.signals["stuffing"] == 0.0
+    assert not any("list of terms" in n for n in listed.notices)
+    explained = grader.grade(4, "batch normalization mean variance gamma beta moving average inference shift")
+    assert explained.signals["stuffing"] >= 0.5 and explained.score <= 2.0
 
 
 def test_long_answers_are_bounded_with_a_notice():
