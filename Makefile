@@ -9,9 +9,9 @@ PORT ?= 7860
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
-# OMP_WAIT_POLICY is deliberately left at OpenMP's default (spin briefly, then sleep):
-# PASSIVE made llama.cpp decode 3x slower (78 -> 26 tok/s) and LLM feedback 4x slower
-# (3.0 -> 12.2 s), because every graph op then pays a futex wake-up (measured idle, 2 cores).
+# OpenMP threads spin briefly, then sleep (see coach/__init__.py for the measurements):
+# PASSIVE made llama.cpp 3x slower idle; the default spin made two busy processes crawl.
+export GOMP_SPINCOUNT := 1000
 
 .PHONY: run test test-fast lint bench eval index setup clean
 
