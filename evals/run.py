@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chat-limit", type=int, default=0, help="answer only every k-th chat question, about N (reported)")
     parser.add_argument("--mohler-limit", type=int, default=0, help="grade only every k-th Mohler answer, about N (reported)")
     parser.add_argument("--out", type=Path, default=REPORTS, help="where the dated report goes")
-    parser.add_argument("--threads", type=int, default=1,
+    parser.add_argument("--threads", type=int, default=0,
                         help="torch and llama.cpp threads (0: their defaults, one per core); see docs/evaluation.md")
     parser.add_argument("--budget-minutes", type=float, default=15.0,
                         help="subsample the chat questions if answering all would end the run later (0: no limit)")
