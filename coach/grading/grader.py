@@ -31,6 +31,7 @@ from coach.store import Index
 CUSTOM = "custom"
 MATCH_MIN_DENSE = 0.55  # free-text question -> guide question: cosine needed to accept the match
 MAX_REFERENCE_CHARS = 20_000
+MAX_CACHED_VECTORS = 20_000  # ~30 MB of MiniLM vectors
 LIST_REFERENCE_TERMS = 12  # content terms below which a reference answer is a list of names
 _QUESTION_REF = re.compile(r"^\s*(?:q(?:uestion)?\s*#?\s*)?0*(\d{1,3})\s*$", re.IGNORECASE)
 
@@ -105,7 +106,12 @@ class Grader:
             if missing:
                 for text, vector in zip(missing, self.embedder.embed(missing), strict=False):
                     self._vectors[text] = vector
-            return np.stack([self._vectors[t] for t in texts]) if texts else np.zeros((0, 1), np.float32)
+            found = np.stack([self._vectors[t] for t in texts]) if texts else np.zeros((0, 1), np.float32)
+            # Guide texts are few, but every custom reference adds its own: a long-running
+            # server keeps the newest MAX_CACHED_VECTORS (insertion order) so memory stays flat.
+            while len(self._vectors) > MAX_CACHED_VECTORS:
+                del self._vectors[next(iter(self._vectors))]
+            return found
 
     def _unit_text(self, unit: Chunk) -> str:
         return f"{unit.title}\n{unit.text}"
