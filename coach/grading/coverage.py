@@ -19,7 +19,7 @@ import numpy as np
 
 from coach.grading.contradiction import Conflict, find_conflicts, overclaims
 from coach.grading.model import KeyPoint
-from coach.grading.text import content_terms, split_clauses
+from coach.grading.text import content_terms, split_clauses, words
 
 SEM_LOW = 0.30  # cosine at which a point counts as not touched at all (MiniLM scale)
 SEM_HIGH = 0.72  # cosine at which a point counts as fully said
@@ -45,6 +45,8 @@ class AnswerUnits:
 
 def answer_units(text: str) -> AnswerUnits:
     sentences = [s for s in split_clauses(text) if content_terms(s)][:MAX_SENTENCES]
+    if not sentences and words(text):  # a short answer of function words or symbols ("one", "O(n)")
+        sentences = [text.strip()]
     n = len(sentences)
     spans = [(i, i + 1) for i in range(n)] + [(i, i + 2) for i in range(n - 1)]
     if n > 2:

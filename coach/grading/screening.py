@@ -142,7 +142,9 @@ def screen_answer(answer: str, max_chars: int) -> Screened:
     decline = _DECLINE.match(bare) if bare and n_words <= DECLINE_MAX_WORDS else None
     # "Not sure, but it normalises the inputs" still answers: only a bare decline counts.
     declined = decline is not None and len(content_terms(bare[decline.end():])) < 3
-    empty = not content_terms(text)
+    # Only an answer with no word at all is empty: "main", "O(n)" or "one" can be the whole
+    # right answer even though none of them is a content term.
+    empty = not words(text)
     if declined:
         notices.append("The answer declines to answer; it scores 0.")
     stuffing = 0.0 if empty or declined else stuffing_score(text)

@@ -154,6 +154,19 @@ def test_declines_and_empty_answers(answer):
     assert screened.empty or screened.declined
 
 
+@pytest.mark.parametrize("answer", ["main", "O(n)", "one", "n-1", "Before they are used."])
+def test_a_short_answer_of_common_words_is_an_answer_not_empty(answer):
+    screened = screen_answer(answer, 8000)
+    assert not screened.empty and not screened.declined
+
+
+def test_a_one_word_answer_matching_its_reference_scores_above_a_wrong_one(grader):
+    question = "What is the name of the function where a C++ program starts?"
+    right = grader.grade(question, "main", reference="main")
+    wrong = grader.grade(question, "printf", reference="main")
+    assert "no answer" != right.verdict and right.score > wrong.score
+
+
 def test_a_hedge_that_goes_on_to_answer_is_not_a_decline():
     assert not screen_answer("Not sure, but it normalizes layer inputs with batch statistics", 8000).declined
 
