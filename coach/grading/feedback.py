@@ -75,8 +75,12 @@ def model_answer(results: list[KeyPointResult]) -> str:
 
 
 def check_llm_feedback(text: str, allowed_citations: set[str]) -> str | None:
-    """The LLM's text if it passes the checks, else None."""
+    """The LLM's text if it passes the checks, else None. A last sentence cut off by the token
+    bound is dropped."""
     text = text.strip()
+    if text and text[-1] not in ".!?)]\"'":
+        whole = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
+        text = text[: whole + 1] if whole > 0 else text
     if not 20 <= len(text) <= 1200:
         return None
     cited = set(_CITATION.findall(text))

@@ -31,6 +31,9 @@ from coach.store import Index
 CUSTOM = "custom"
 MATCH_MIN_DENSE = 0.55  # free-text question -> guide question: cosine needed to accept the match
 MAX_REFERENCE_CHARS = 20_000
+# "Two or three sentences" is 50-90 tokens; the bound keeps LLM feedback within the 4 s a
+# grade may take here when the small model rambles (a cut-off last sentence is dropped).
+FEEDBACK_MAX_TOKENS = 100
 MAX_CACHED_VECTORS = 20_000  # ~30 MB of MiniLM vectors
 LIST_REFERENCE_TERMS = 12  # content terms below which a reference answer is a list of names
 _QUESTION_REF = re.compile(r"^\s*(?:q(?:uestion)?\s*#?\s*)?0*(\d{1,3})\s*$", re.IGNORECASE)
@@ -230,7 +233,8 @@ class Grader:
         missed = [(r.point.text, r.point.citation) for r in sorted(results, key=lambda r: -r.point.weight)
                   if not r.covered][:4]
         messages = feedback_messages(question, answer, covered, missed)
-        config = GenerationConfig.from_settings(self.settings, temperature=0.0)  # greedy: same answer, same words
+        config = GenerationConfig.from_settings(  # greedy: same answer, same words
+            self.settings, temperature=0.0, max_tokens=min(self.settings.max_new_tokens, FEEDBACK_MAX_TOKENS))
 
         def generate(pairs: list[tuple[str, str]]) -> str:
             return llm.generate([ChatMessage(role, content) for role, content in pairs], config)  # type: ignore[attr-defined]

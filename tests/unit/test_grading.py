@@ -402,6 +402,8 @@ def test_llm_feedback_falls_back_to_the_template(setup, reply):
 def test_llm_feedback_check():
     assert check_llm_feedback("Nice [q17.2], add pooling [q17.3].", {"q17", "q17.2", "q17.3"})
     assert check_llm_feedback("Nice [q17.4].", {"q17", "q17.2"}) is None
+    cut = "You explained the batch statistics well [q04]. Add the running averages used at infer"
+    assert check_llm_feedback(cut, {"q04"}) == "You explained the batch statistics well [q04]."
 
 
 def test_feedback_prompt_quotes_the_answer_as_data():
