@@ -195,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         print(table([result]).splitlines()[-1], file=sys.stderr)  # progress: the runs take minutes
     report = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
               "max_new_tokens": args.max_new_tokens, "runs": args.runs, "results": results, "targets": verdict(results)}
+    print(f"## LLM runtimes\n\n{args.runs} runs per backend (median), each backend in its own process; ~600-token "
+          f"RAG prompts (a shared system prompt) and up to {args.max_new_tokens} new tokens; anchor: llama.cpp on the packaged GGUF with the "
+          "library's defaults. Why the default is what it is: docs/llm-runtime.md.\n")
     print(table(results))
     print(f"\ntargets (default '{DEFAULT}' vs anchor '{ANCHOR}'): {json.dumps(report['targets'])}")
     if args.out:

@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     if only:
         names = [n for n in names if any(o in n for o in only)]
     sections = []
+    first_commit, started_at = commit(), time.gmtime()  # what ran is the code at the start
     for name in names:
         print(f"== {name}", flush=True)
         started = time.time()
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         "# Benchmarks\n\n"
         f"- Machine: {machine()}\n"
         f"- Command: `make bench` (`python -m benchmarks.run {' '.join(argv)}`)\n"
-        f"- Commit: {commit()}, run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n"
+        f"- Commit: {first_commit}{'' if commit() == first_commit else f' (HEAD moved to {commit()} during the run)'}, "
+        f"run started {time.strftime('%Y-%m-%d %H:%M UTC', started_at)}\n"
         "- Figures are medians over repeated runs unless a table says otherwise.\n"
     )
     if not only:
