@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
         if exact_ids is None:
             exact_ids, recall = ids, "1.000 (reference)"
         else:
-            hits = sum(len(set(a) & set(b)) for a, b in zip(ids, exact_ids))
+            hits = sum(len(set(a) & set(b)) for a, b in zip(ids, exact_ids, strict=True))
             recall = f"{hits / exact_ids.size:.3f} recall@10 vs exact"
         rows.append((f"synthetic {label}", f"{n_synthetic}", type(vector_index).__name__, f"{build_s:.2f} s (+ embedding)",
                      f"{percentile(timings, 50):.1f}", f"{percentile(timings, 95):.1f}", recall))

@@ -158,7 +158,7 @@ class Grader:
         reference_terms = len(content_terms(prose))
         # A reference that is itself a few terms ("data members and member functions") asks
         # for a list: naming the right terms is then the answer, not stuffing.
-        lists_expected = reference_terms < LIST_REFERENCE_TERMS
+        lists_expected = 0 < reference_terms < LIST_REFERENCE_TERMS  # (a code-only reference has no prose)
         stuffing = 0.0 if lists_expected else screened.stuffing
         signals = answer_features(matches, conflicts, claims, units, relevance, off_topic, stuffing,
                                   reference_terms, set(content_terms(target_text)), self._idf,
