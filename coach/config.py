@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from coach.errors import ConfigError
 
@@ -64,7 +65,7 @@ class Settings:
     def threads(self) -> int:
         return self.llm_threads or (os.cpu_count() or 1)
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         return load_settings(overrides=changes, base=self)
 
 

@@ -7,8 +7,9 @@ import hashlib
 import importlib.util
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -103,7 +104,7 @@ class HashingEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             words = _TOKEN.findall(text.lower())
-            for token in words + [a + "_" + b for a, b in zip(words, words[1:])]:
+            for token in words + [a + "_" + b for a, b in zip(words, words[1:], strict=False)]:
                 out[row, self._bucket(token)] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms == 0, 1.0, norms)

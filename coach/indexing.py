@@ -9,7 +9,16 @@ from coach.config import Settings
 from coach.corpus import corpus_hash, load_corpus
 from coach.embed import Embedder
 from coach.errors import IndexStoreError
-from coach.store import Index, Progress, build_index, build_lock, expected_manifest, is_current, load_index, read_manifest
+from coach.store import (
+    Index,
+    Progress,
+    build_index,
+    build_lock,
+    expected_manifest,
+    is_current,
+    load_index,
+    read_manifest,
+)
 
 log = logging.getLogger(__name__)
 

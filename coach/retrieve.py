@@ -74,7 +74,7 @@ class HybridRetriever:
         sims, ids = self.index.vectors.search(vector, depth)
         best = np.full(len(self.units), -1.0, dtype=np.float32)
         best_chunk = [u.id for u in self.units]
-        for sim, entry in zip(sims[0], ids[0]):
+        for sim, entry in zip(sims[0], ids[0], strict=True):
             if entry < 0:
                 continue
             unit = self._entry_unit[entry]

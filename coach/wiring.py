@@ -50,8 +50,8 @@ class Coach:
 
     @cached_property
     def interviews(self):
-        from coach.interview.engine import InterviewEngine
         from coach.interview.db import InterviewDB
+        from coach.interview.engine import InterviewEngine
 
         return InterviewEngine(self.grader, self.index, InterviewDB(self.settings.db_path), self.settings)
 

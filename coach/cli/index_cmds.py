@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -17,8 +16,8 @@ def register(app: typer.Typer) -> None:
 
 
 def index(
-    corpus: Optional[Path] = typer.Option(None, help="A guide file or a folder of .md/.txt/.pdf documents."),
-    index_dir: Optional[Path] = typer.Option(None, help="Where to write the index."),
+    corpus: Path | None = typer.Option(None, help="A guide file or a folder of .md/.txt/.pdf documents."),
+    index_dir: Path | None = typer.Option(None, help="Where to write the index."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild even if the index is current."),
 ) -> None:
     """Build (or verify) the retrieval index for the corpus."""

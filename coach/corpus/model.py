@@ -41,7 +41,7 @@ class Chunk:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Chunk":
+    def from_json(cls, data: dict[str, Any]) -> Chunk:
         return cls(
             id=data["id"],
             kind=data["kind"],

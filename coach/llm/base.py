@@ -8,8 +8,9 @@ backend, model and prompt, because grading depends on it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Protocol, Sequence
+from typing import Protocol
 
 from coach.config import Settings
 from coach.errors import ModelError
@@ -46,7 +47,7 @@ class GenerationConfig:
         object.__setattr__(self, "stop", tuple(s for s in (self.stop or ()) if s))
 
     @classmethod
-    def from_settings(cls, settings: Settings, **changes) -> "GenerationConfig":
+    def from_settings(cls, settings: Settings, **changes) -> GenerationConfig:
         base = dict(max_tokens=settings.max_new_tokens, temperature=settings.temperature, seed=settings.seed)
         return cls(**(base | changes))
 

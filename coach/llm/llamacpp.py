@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from coach.errors import ModelError
 from coach.llm.base import MODEL_BUSY_TIMEOUT_S, ChatMessage, GenerationConfig, acquire_model
@@ -39,7 +39,7 @@ class LlamaCppOptions:
     warmup: bool = True  # one tiny eval at load, so the first question does not pay for buffer setup
 
     @classmethod
-    def library_defaults(cls) -> "LlamaCppOptions":
+    def library_defaults(cls) -> LlamaCppOptions:
         """llama-cpp-python's own defaults: the benchmark's anchor."""
         return cls(n_batch=512, n_ubatch=512, flash_attn=False, weights=None, warmup=False)
 
@@ -92,7 +92,7 @@ class LlamaCppLLM:
         self._load_lock = threading.Lock()
         self._lock = threading.Lock()  # one generation at a time; count_tokens does not need it
 
-    def load(self) -> "LlamaCppLLM":
+    def load(self) -> LlamaCppLLM:
         with self._load_lock:
             if self._llama is None:
                 self._llama = self._build()

@@ -7,7 +7,7 @@ ModelError naming the URL, so a user can tell "server down" from "bad model".
 from __future__ import annotations
 
 import json
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import httpx
 

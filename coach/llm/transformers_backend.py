@@ -13,9 +13,9 @@ import os
 import queue
 import shutil
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from coach.errors import ModelError
 from coach.llm.base import MODEL_BUSY_TIMEOUT_S, ChatMessage, GenerationConfig, StopScanner, acquire_model
@@ -59,7 +59,7 @@ class TransformersLLM:
 
     # Loading ---------------------------------------------------------------
 
-    def load(self) -> "TransformersLLM":
+    def load(self) -> TransformersLLM:
         with self._load_lock:
             if self._model is None:
                 self._model, self._tokenizer = self._build()
