@@ -18,7 +18,7 @@ from contextlib import closing
 from pathlib import Path
 
 from coach.errors import ModelError
-from coach.llm.base import MODEL_BUSY_TIMEOUT_S, ChatMessage, GenerationConfig, StopScanner, acquire_model
+from coach.llm.base import MODEL_BUSY_TIMEOUT_S, ChatMessage, GenerationConfig, acquire_model, apply_stops
 
 DTYPES = ("bfloat16", "float32")
 STREAM_TIMEOUT_S = 300.0  # a stuck generation thread surfaces as an error, not a hung page
@@ -181,17 +181,8 @@ class TransformersLLM:
 
         worker = threading.Thread(target=run, name="coach-transformers-generate", daemon=True)
         worker.start()
-        scanner = StopScanner(config.stop)
         try:
-            for piece in streamer:
-                out = scanner.feed(piece)
-                if out:
-                    yield out
-                if scanner.stopped:
-                    break
-            tail = scanner.finish()
-            if tail:
-                yield tail
+            yield from apply_stops(iter(streamer), config.stop)
         except queue.Empty:
             raise ModelError(f"transformers produced nothing for {STREAM_TIMEOUT_S:.0f} s.") from None
         finally:
