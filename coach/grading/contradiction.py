@@ -93,15 +93,19 @@ def _lower_words(text: str) -> list[str]:
 
 
 def _occurrences(tokens: list[str]) -> list[_Occurrence]:
-    """Every polar word with the content terms around it (what it says is high, slow, ...)."""
+    """Every polar word with the content terms around it (what it says is high, slow, ...).
+
+    Only words of the same class are left out of the context: in "increases the precision of
+    the weights", "precision" and "weights" (polar words of other classes) are what is
+    increased."""
     out = []
     for i, token in enumerate(tokens):
         if token not in _ALL_POLAR:
             continue
         window = tokens[max(0, i - CONTEXT): i] + tokens[i + 1: i + 1 + CONTEXT]
-        context = frozenset(content_terms(" ".join(w for w in window if w not in _ALL_POLAR)))
         for name, a, b in POLAR_CLASSES:
             if token in a or token in b:
+                context = frozenset(content_terms(" ".join(w for w in window if w not in a and w not in b)))
                 out.append(_Occurrence(name, 1 if token in a else -1, token, context))
     return out
 

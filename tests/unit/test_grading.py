@@ -223,6 +223,14 @@ def test_a_flipped_direction_about_the_same_thing_is_a_conflict():
     assert agree == []
 
 
+def test_what_a_direction_word_acts_on_may_itself_be_a_word_of_another_class():
+    # "precision" and "weights" belong to other word classes; they are still what is increased.
+    points = [_point("Weight Quantization: Reduces the precision of model weights.")]
+    said = ["Quantization increases the precision of the weights from float16 to float64."]
+    conflicts = find_conflicts(said, points, np.array([[0.8]]))
+    assert [(c.kind, c.said, c.guide) for c in conflicts] == [("direction", "increases", "reduces")]
+
+
 def test_a_sentence_matching_another_point_that_agrees_is_not_blamed():
     points = [_point("If the learning rate is too low, the network will learn very slowly."),
               _point("If the learning rate is too high, the model may overshoot the optimal point.")]
