@@ -9,7 +9,7 @@ PORT ?= 7860
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
-# OpenMP threads spin briefly, then sleep (see coach/__init__.py for the measurements):
+# OpenMP threads spin briefly, then sleep (see coach/process_tuning.py for the measurements):
 # PASSIVE made llama.cpp 3x slower idle; the default spin made two busy processes crawl.
 export GOMP_SPINCOUNT := 1000
 
