@@ -5,9 +5,10 @@
 Starts `coach serve` (packaged models, 127.0.0.1, a free port, a temporary data folder) in a
 subprocess, then N users, each with its own gradio_client session, alternate chat questions
 (/chat) and mock-interview turns (/interview_start, /interview_answer) for S seconds. It reports
-failed requests, p50/p95 latency per endpoint, the server's RSS over the run (first vs last third)
-and the queue depth (sampled from gradio's /gradio_api/queue/status). A sweep over
-1, 2, 4, 8, 16, 24 users then shows where throughput stops growing on this machine.
+failed requests, p50/p95 latency per endpoint, the server's RSS over the run (first vs last third,
+and its trend over the last half in MB per minute) and the queue depth (sampled from gradio's
+/gradio_api/queue/status). A sweep over 1, 2, 4, 8, 16, 24 users then shows where throughput
+stops growing on this machine.
 Defaults: 20 users for 150 s, sweep steps of 30 s; --quick: 20 s and 10 s. One request of
 each kind is sent first (warm_up) so lazily built parts do not count as memory growth.
 Exit code 1 when any request failed.
@@ -104,6 +105,20 @@ class LoadResult:
         last = [m for t, m in self.rss_mb if t >= 2 * end / 3] or [self.rss_mb[-1][1]]
         return statistics.fmean(first), statistics.fmean(last)
 
+    def memory_slope(self) -> float:
+        """Least-squares trend of RSS over the last half of the run, MB per minute: caches and
+        buffers fill in the first minutes, so a leak shows here and warm-up does not."""
+        if len(self.rss_mb) < 4:
+            return float("nan")
+        end = max(t for t, _ in self.rss_mb)
+        half = [(t / 60, m) for t, m in self.rss_mb if t >= end / 2]
+        if len(half) < 2:
+            return float("nan")
+        mean_t = statistics.fmean(t for t, _ in half)
+        mean_m = statistics.fmean(m for _, m in half)
+        spread = sum((t - mean_t) ** 2 for t, _ in half)
+        return sum((t - mean_t) * (m - mean_m) for t, m in half) / spread if spread else float("nan")
+
     @property
     def throughput(self) -> float:
         done = sum(1 for c in self.calls if c.ok)
@@ -117,6 +132,7 @@ class LoadResult:
             "latency": {ep: self.latency(ep) for ep in sorted({c.endpoint for c in self.calls})},
             "rss_mb_first_third": round(first, 1), "rss_mb_last_third": round(last, 1),
             "rss_mb_max": round(max((m for _, m in self.rss_mb), default=float("nan")), 1),
+            "rss_mb_per_min_last_half": round(self.memory_slope(), 2),
             "queue_max": max((q for _, q in self.queue), default=0),
             "errors": sorted({c.error for c in self.failures})[:10],
         }
@@ -320,10 +336,11 @@ def markdown_main(result: LoadResult) -> str:
     lines = [
         f"### {result.users} users for {s['seconds']} s",
         "",
-        "| requests | failures | throughput (req/s) | RSS first third (MB) | RSS last third (MB) | RSS max (MB) | max queue |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| requests | failures | throughput (req/s) | RSS first third (MB) | RSS last third (MB) | RSS max (MB) "
+        "| RSS trend, last half (MB/min) | max queue |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
         f"| {s['requests']} | {s['failures']} | {s['throughput_rps']:.3f} | {s['rss_mb_first_third']} | "
-        f"{s['rss_mb_last_third']} | {s['rss_mb_max']} | {s['queue_max']} |",
+        f"{s['rss_mb_last_third']} | {s['rss_mb_max']} | {_f(s['rss_mb_per_min_last_half'])} | {s['queue_max']} |",
         "",
         "| endpoint | ok requests | p50 (s) | p95 (s) | max (s) |",
         "|---|---:|---:|---:|---:|",
