@@ -36,7 +36,7 @@ def tune_process() -> None:
 def _fix_mmap_threshold() -> None:
     try:
         mallopt = ctypes.CDLL(None).mallopt  # the C library already loaded; glibc only
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # no such symbol (macOS), no CDLL(None) (Windows)
         return
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
