@@ -19,8 +19,10 @@ OPENMP_SPIN = "1000"
 # process by 520 MB; with a fixed 1 MB threshold (and the cache below) by ~35 MB, no slower.
 MMAP_THRESHOLD_BYTES = 1 << 20
 # torch's oneDNN keeps a compiled kernel per input shape, up to 1,024, and every new batch of
-# sentences has a new shape. 64 bounds what a long-running server keeps and measured as fast;
-# 0 (none) cost 45% on grading.
+# sentences has a new shape. 64 bounds what a long-running server keeps and measured as fast
+# for the embedder; 0 (none) cost 45% on grading. The price is paid by the transformers LLM
+# fallback (llama.cpp, the default, uses neither): one A/B of 3 runs each, 600-token prompt,
+# first token 0.99 -> 1.49 s and decode 12.4 -> 11.3 tok/s (docs/llm-runtime.md).
 ONEDNN_KERNEL_CACHE = "64"
 _M_MMAP_THRESHOLD = -3  # mallopt parameter number in glibc's malloc.h
 
