@@ -9,9 +9,6 @@ PORT ?= 7860
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
-# OpenMP threads spin briefly, then sleep (see coach/process_tuning.py for the measurements):
-# PASSIVE made llama.cpp 3x slower idle; the default spin made two busy processes crawl.
-export GOMP_SPINCOUNT := 1000
 
 .PHONY: run test test-fast lint bench eval index setup clean
 
