@@ -150,11 +150,32 @@ def subject_and_predicate(text: str) -> tuple[set[str], set[str]]:
     return set(), set(content_terms(text))
 
 
+def _point_parts(point: KeyPoint) -> tuple[set[str], set[str]]:
+    """A key point's subject and predicate; a sentence that continues a bullet ("It is
+    unidirectional.") takes the subject its context (the bullet's first sentence) names."""
+    subject, predicate = subject_and_predicate(point.text)
+    if not subject and point.context and point.context != point.text:
+        subject, lead = subject_and_predicate(point.context)
+        predicate = predicate | lead if subject else predicate
+    return subject, predicate
+
+
+def distinct_subjects(parts: list[tuple[set[str], set[str]]]) -> tuple[list[tuple[set[str], set[str]]], set[str]]:
+    """The key points' subjects without the head noun every one of them shares (and that
+    noun): "semantic segmentation" and "instance segmentation" are told apart by "semantic"
+    and "instance" alone, and an answer naming "segmentation" is not thereby about both."""
+    subjects = [subj for subj, _ in parts if subj]
+    common = set.intersection(*subjects) if len(subjects) >= 2 else set()
+    return [(subj - common, predicate) for subj, predicate in parts], common
+
+
 def _swap(sentence: str, points: list[KeyPoint], parts: list[tuple[set[str], set[str]]],
-          idf: Mapping[str, float]) -> int | None:
+          idf: Mapping[str, float], common: set[str] | None = None) -> int | None:
     """Index of the key point whose definition the sentence gives to another concept of the rubric
-    ("an iteration is one full pass over the dataset" where the guide says that of an epoch)."""
+    ("an iteration is one full pass over the dataset" where the guide says that of an epoch).
+    `parts` are the points' distinct subjects and predicates; `common`, the head noun they share."""
     subject, predicate = subject_and_predicate(sentence)
+    subject -= common or set()
     if not subject or not predicate:
         return None
     words = set(content_terms(sentence))
@@ -183,7 +204,7 @@ def find_conflicts(
     point_tokens = [_lower_words(p.text) for p in points]
     point_occ = [_occurrences(t) for t in point_tokens]
     point_terms = [set(content_terms(p.text)) for p in points]
-    parts = [subject_and_predicate(p.text) for p in points]
+    parts, common = distinct_subjects([_point_parts(p) for p in points])
     for i, sentence in enumerate(sentences):
         tokens = _lower_words(sentence)
         occ = _occurrences(tokens)
@@ -191,7 +212,7 @@ def find_conflicts(
         order = np.argsort(-similarity[i], kind="stable")
         best = int(order[0])
         top = float(similarity[i, best])
-        swapped = _swap(sentence, points, parts, idf)
+        swapped = _swap(sentence, points, parts, idf, common)
         if swapped is not None and similarity[i, swapped] >= ALIGN_MIN:
             conflicts.append(Conflict(sentence, points[swapped], "swap", "", ""))
             continue

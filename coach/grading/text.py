@@ -1,7 +1,8 @@
 """Plain-text pieces the rubric and the scorer share: sentences, content terms, word classes.
 
 Pure functions, no models. The stemmer is a deliberately small suffix stripper: enough
-for "normalizing" to meet "normalization", predictable enough to reason about.
+for "normalizing" to meet "normalization" and "compute" to meet "computed", predictable
+enough to reason about.
 """
 
 from __future__ import annotations
@@ -28,12 +29,16 @@ FUNCTION_WORDS = frozenset(
 _GENERIC = frozenset(
     """use used uses using make makes made making help helps helped allow allows allowed
     like well way ways thing things something basically actually really generally typically
-    usually often common commonly example instance include includes including called known
+    usually often common commonly example include includes including called known
     mean means meaning different difference differ various several specific specifically
     important importantly key main good better best simple simply get gets got take takes
     need needs needed want wants let lets go goes going see seen look looks new kind sort
-    able able whole part parts set sets also""".split()
+    able able whole part parts set sets also
+    conversely however instead moreover furthermore additionally therefore thus hence""".split()
 )
+# "For instance" is a discourse phrase; "instance" alone is a concept ("instance segmentation",
+# "instance normalization") and stays a content word.
+_FOR_INSTANCE = re.compile(r"\bfor instance\b", re.IGNORECASE)
 
 STOPWORDS = FUNCTION_WORDS | _GENERIC
 _SUFFIXES = ("izations", "ization", "isations", "isation", "izing", "ising", "ized", "ised", "izes", "ises", "ize",
@@ -41,10 +46,27 @@ _SUFFIXES = ("izations", "ization", "isations", "isation", "izing", "ising", "iz
 
 
 def stem(word: str) -> str:
+    """Suffixes stripped to a fixed point: "considering" -> "consider" -> "consid" meets
+    "considers", and "processes" meets "process"."""
+    for _ in range(3):
+        shorter = _strip_once(word)
+        if shorter == word:
+            break
+        word = shorter
+    return word
+
+
+def _strip_once(word: str) -> str:
+    base = word
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
+            base = word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+            # British spelling doubles the l: "modelling", "labelled" meet "modeling", "labeled".
+            if base.endswith("ell") and len(base) >= 6:
+                base = base[:-1]
+            break
+    # A final e goes too, so "compute" meets "computed", "instance" meets "instances".
+    return base[:-1] if base.endswith("e") and len(base) >= 4 else base
 
 
 def words(text: str) -> list[str]:
@@ -55,7 +77,7 @@ def words(text: str) -> list[str]:
 def content_terms(text: str) -> list[str]:
     """Stemmed content words in order (stopwords and one-letter tokens dropped)."""
     out = []
-    for word in words(text):
+    for word in words(_FOR_INSTANCE.sub(" ", text)):
         for part in word.replace("'", "").split("-"):
             if len(part) > 1 and part not in STOPWORDS:
                 out.append(stem(part))

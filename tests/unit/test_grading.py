@@ -17,7 +17,7 @@ from coach.grading.feedback import check_llm_feedback
 from coach.grading.rubric import guide_rubric, reference_rubric
 from coach.grading.score import Calibration, apply_rules, load_calibration
 from coach.grading.screening import screen_answer, stuffing_score
-from coach.grading.text import demote_question_words, split_clauses, split_sentences
+from coach.grading.text import content_terms, demote_question_words, split_clauses, split_sentences, stem
 from coach.indexing import ensure_index
 from coach.llm.fake import ScriptedLLM
 from coach.prompts.grading import feedback_messages
@@ -244,6 +244,42 @@ def test_swapped_definitions_are_a_conflict():
     sims = np.array([[0.7, 0.6]])
     conflicts = find_conflicts(["An iteration is one complete pass over the dataset."], points, sims)
     assert conflicts and conflicts[0].kind == "swap" and conflicts[0].point is points[0]
+
+
+def test_a_swap_between_concepts_sharing_a_head_noun_is_a_conflict():
+    # Both subjects end in "pooling"; only "max" and "average" tell them apart, and a sentence
+    # naming "pooling" is not thereby about both.
+    points = [_point("Max pooling takes the largest single activation and discards the rest."),
+              _point("Average pooling computes the mean over the window.")]
+    sims = np.array([[0.75, 0.70]])
+    conflicts = find_conflicts(["Average pooling takes the largest single activation and drops the rest."],
+                               points, sims)
+    assert [(c.kind, c.point.text) for c in conflicts] == [("swap", points[0].text)]
+    assert find_conflicts(["Max pooling takes the largest single activation and drops the rest."], points,
+                          sims) == []
+
+
+def test_a_bullet_continuation_takes_its_subject_from_the_bullet():
+    points = [KeyPoint("Causal language modeling predicts the next token.", "q01", "", context=""),
+              KeyPoint("It is unidirectional.", "q01", "",
+                       context="Causal language modeling predicts the next token. It is unidirectional."),
+              KeyPoint("Masked language modeling predicts masked tokens from both sides.", "q01", "", context="")]
+    sims = np.array([[0.5, 0.72, 0.6]])
+    idf = {"unidirectional": 1.0, "next": 1.0, "token": 0.3, "predict": 0.3}
+    conflicts = find_conflicts(["Masked language modelling is unidirectional and predicts the next token."],
+                               points, sims, idf)
+    assert conflicts and conflicts[0].kind == "swap" and "causal" in conflicts[0].point.context.lower()
+
+
+def test_stemming_meets_inflections_and_british_spelling():
+    assert stem("compute") == stem("computed") == stem("computing")
+    assert stem("modelling") == stem("modeling") == stem("model")
+    assert stem("labelled") == stem("labeled")
+    assert stem("instance") == stem("instances")
+    assert stem("considering") == stem("considers") == stem("consider")
+    assert stem("batches") == stem("batch") and stem("biases") == stem("bias")
+    # "for instance" is a phrase; "instance" is a concept.
+    assert content_terms("For instance, instance segmentation") == [stem("instance"), stem("segmentation")]
 
 
 def test_negation_of_a_near_paraphrase_is_a_conflict():
