@@ -27,12 +27,15 @@ STUFFING_CAP = 2.0  # naming terms without saying how they relate shows recognit
 STUFFING_AT = 0.5
 # A statement that contradicts the guide caps the score: one means the answer is at best
 # partly right; contradictions in two statements, or in half of them, mean it is wrong.
-# An answer that shares almost none of the guide answer's vocabulary and matches none of its
-# key points is most likely an answer to another question (own-words answers can trip this;
-# the notice says why the score is low).
+# An answer that shares almost none of the guide answer's vocabulary, matches none of its key
+# points and whose whole meaning is not close to it either is most likely an answer to another
+# question. The meaning test spares an excellent answer put entirely in plain words: on the fit
+# split the two such answers had question-demoted similarity 0.37 and 0.54, the off-topic answers
+# the cap caught at most 0.14.
 OFF_TOPIC_CAP = 1.5
 OFF_TOPIC_TERMS = 0.01
 OFF_TOPIC_BEST = 0.15
+OFF_TOPIC_MEANING = 0.25
 ONE_CONFLICT_CAP = 6.5
 MANY_CONFLICTS_CAP = 3.0
 
@@ -108,7 +111,7 @@ def apply_rules(curve: float, signals: Mapping[str, float], screened: Screened) 
     if signals.get("stuffing", screened.stuffing) >= STUFFING_AT and score > STUFFING_CAP:
         score, rules = STUFFING_CAP, rules + ["stuffing cap"]
     if (signals.get("on_topic_terms", 1.0) < OFF_TOPIC_TERMS and signals.get("best_points", 1.0) < OFF_TOPIC_BEST
-            and score > OFF_TOPIC_CAP):
+            and signals.get("demoted_similarity", 0.0) < OFF_TOPIC_MEANING and score > OFF_TOPIC_CAP):
         score, rules = OFF_TOPIC_CAP, rules + ["off-topic cap"]
     n_conflicts = round(signals.get("conflicts", 0.0) * 3)
     if (n_conflicts >= 2 or signals.get("conflict_share", 0.0) >= 0.5) and score > MANY_CONFLICTS_CAP:

@@ -301,6 +301,13 @@ def test_rules_only_ever_lower_the_curve():
     assert apply_rules(0.4, {"conflicts": 1.0}, calm).score == 0.4
 
 
+def test_off_topic_cap_spares_an_answer_whose_meaning_matches_in_other_words():
+    calm = screen_answer("Think of it as trial and correction.", 8000)
+    no_vocabulary = {"on_topic_terms": 0.0, "best_points": 0.05}
+    assert apply_rules(6.0, no_vocabulary | {"demoted_similarity": 0.10}, calm).score == 1.5
+    assert apply_rules(6.0, no_vocabulary | {"demoted_similarity": 0.45}, calm).score == 6.0
+
+
 def test_calibration_file_errors_name_the_fix(tmp_path):
     bad = tmp_path / "calibration.json"
     bad.write_text("{not json")
