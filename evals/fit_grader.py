@@ -5,6 +5,9 @@
     python evals/fit_grader.py --report-only   # report the stored calibration as it is
     python evals/fit_grader.py --mohler /work/shared/datasets/mohler/mohler_dataset_edited.csv
                                                # also run the external set as a black box (never fitted on)
+    python evals/fit_grader.py --data evals/reference_dev.jsonl --no-write
+                                               # answers graded against a given reference: how the stored
+                                               # curve does there, and what a curve of their own would give
 
 The model: score = 10 * sigmoid(bias + w . signals), Huber loss with a small L2 penalty and
 sign constraints (more coverage never lowers a score, a conflict never raises one), fitted only
@@ -53,7 +56,8 @@ L2 = 0.005
 # points of error a row counts linearly. Chosen by leave-question-out CV on the fit split
 # (delta 2 / l2 0.005: Spearman 0.700, MAE 1.72; least squares with l2 0.02: 0.701, 1.76).
 HUBER_DELTA = 2.0
-LEVEL_ORDER = ("excellent", "good", "partial", "vague", "wrong", "off_topic", "stuffing", "injection", "empty")
+LEVEL_ORDER = ("excellent", "good", "terse", "partial", "vague", "restated", "wrong", "off_topic", "stuffing",
+               "injection", "empty")
 
 
 # -- metrics (small and local on purpose: coach/evaluation is another module's job) ---------------
@@ -122,7 +126,7 @@ class Row:
     human: float
     signals: dict
     screened: object
-    id_question: int = 0
+    id_question: int | str = 0  # the guide number, or the question's text for reference rows (CV groups)
 
 
 def grade_rows(grader: Grader, rows: list[dict], max_chars: int) -> list[Row]:
@@ -130,13 +134,13 @@ def grade_rows(grader: Grader, rows: list[dict], max_chars: int) -> list[Row]:
     for n, row in enumerate(rows, 1):
         grade = grader.grade(row["question"], row["answer"], reference=row.get("reference"))
         out.append(Row(row["id"], row["level"], row["split"], float(row["human_score"]), grade.signals,
-                       screen_answer(row["answer"], max_chars), grade.question or 0))
+                       screen_answer(row["answer"], max_chars), grade.question or str(row["question"])))
         if n % 50 == 0:
             print(f"  graded {n}/{len(rows)}", file=sys.stderr)
     return out
 
 
-def fit(rows: list[Row], features: tuple[str, ...]) -> Calibration:
+def fit(rows: list[Row], features: tuple[str, ...], data: Path = DEV) -> Calibration:
     from scipy.optimize import minimize
 
     train = [r for r in rows if r.split == "fit" and not (r.screened.empty or r.screened.declined
@@ -161,7 +165,7 @@ def fit(rows: list[Row], features: tuple[str, ...]) -> Calibration:
                       options={"maxiter": 5000})
     theta = result.x
     return Calibration(tuple(features), tuple(float(w) for w in theta[1:]), float(theta[0]),
-                       info={"fitted_on": f"{DEV.name} split=fit ({len(train)} rows)", "l2": L2,
+                       info={"fitted_on": f"{data.name} split=fit ({len(train)} rows)", "l2": L2,
                              "method": f"Huber loss (delta {HUBER_DELTA}) on 10*sigmoid, sign-constrained (L-BFGS-B)",
                              "fitted": time.strftime("%Y-%m-%d")})
 
@@ -170,7 +174,7 @@ def cross_validate(rows: list[Row], features: tuple[str, ...]) -> dict:
     """Leave-one-question-out on the fit split: how the fitting choices were made without
     looking at the heldout split."""
     fit_rows = [r for r in rows if r.split == "fit"]
-    questions = sorted({r.id_question for r in fit_rows})
+    questions = sorted({r.id_question for r in fit_rows}, key=str)
     human, pred = [], []
     for question in questions:
         calibration = fit([r for r in fit_rows if r.id_question != question], features)
@@ -238,6 +242,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mohler", type=Path, default=None, help="also report on this Mohler CSV (black box)")
     parser.add_argument("--json", type=Path, default=None, help="write the metrics here")
     args = parser.parse_args(argv)
+    if args.data.resolve() != DEV.resolve() and not (args.no_write or args.report_only):
+        parser.error("calibration.json is the curve for guide questions, fitted on graded_dev.jsonl only; "
+                     "with another --data add --no-write")
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from coach.wiring import build_coach
@@ -254,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
 
     calibration = load_calibration()
     if not args.report_only:
-        calibration = fit(graded, FEATURES)
+        calibration = fit(graded, FEATURES, args.data)
         print("fitted:", json.dumps(calibration.to_json()["weights"]), "bias", round(calibration.bias, 3))
     metrics = report(graded, calibration)
     if not args.report_only and not args.no_write:

@@ -70,14 +70,25 @@ def retrieval(context: EvalContext) -> dict[str, Any]:
 
 def grading(context: EvalContext) -> dict[str, Any]:
     """The grader against the graded dev set's heldout split (fit questions are for calibration)."""
-    source = context.evals_dir / "graded_dev.jsonl"
+    return _heldout_agreement(context, "graded_dev.jsonl")
+
+
+def grading_reference(context: EvalContext) -> dict[str, Any]:
+    """The same for answers graded against a reference the row gives (reference_dev.jsonl:
+    questions outside the guide, teacher-style references); nothing is fitted on it."""
+    return _heldout_agreement(context, "reference_dev.jsonl")
+
+
+def _heldout_agreement(context: EvalContext, filename: str) -> dict[str, Any]:
+    source = context.evals_dir / filename
     rows = _read_jsonl(source)
     heldout = [r for r in rows if r.get("split") == "heldout"]
-    out = context.work_dir / "graded_dev_heldout"
+    out = context.work_dir / f"{source.stem}_heldout"
     out.mkdir(parents=True, exist_ok=True)
     path = out / "heldout.jsonl"
-    path.write_text("".join(json.dumps({k: r[k] for k in ("id", "question", "answer", "human_score")}) + "\n"
-                            for r in heldout), encoding="utf-8")
+    columns = ("id", "question", "answer", "human_score", "reference")
+    path.write_text("".join(json.dumps({k: r[k] for k in columns if k in r}) + "\n" for r in heldout),
+                    encoding="utf-8")
     batch = read_batch_file(path)
     result = grade_batch(batch, context.coach.grader, out, topics=guide_topics(context.coach.index.units),
                          workers=context.workers, fresh=True)
@@ -219,6 +230,7 @@ def mohler(context: EvalContext) -> dict[str, Any]:
 SECTIONS: dict[str, Callable[[EvalContext], dict[str, Any]]] = {
     "retrieval": retrieval,
     "grading": grading,
+    "grading_reference": grading_reference,
     "mohler": mohler,
     "chat": chat,
     "latency": latency,

@@ -60,9 +60,11 @@ def render_markdown(report: dict[str, Any]) -> str:
                       "is in the top k.", ""]
             lines += _table(["mode", "recall@1", "recall@3", "recall@5", "MRR"],
                             [[mode, f["recall@1"], f["recall@3"], f["recall@5"], f["mrr"]] for mode, f in s["modes"].items()])
-    if "grading" in sections:
-        s = sections["grading"]
-        lines += ["## Grading agreement (graded dev set, heldout split)", "", *_status(s)]
+    for key, title in (("grading", "graded dev set"), ("grading_reference", "reference dev set: free questions, given references")):
+        if key not in sections:
+            continue
+        s = sections[key]
+        lines += [f"## Grading agreement ({title}, heldout split)", "", *_status(s)]
         if s.get("status") == "ok":
             lines += [f"{s['n_graded']} of {s['n_heldout']} heldout answers graded ({s['n_rows']} rows in `{s['file']}`); "
                       "grader and human both on 0-10.", ""]

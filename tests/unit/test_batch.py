@@ -445,9 +445,11 @@ def test_harness_markdown_renders_failed_and_missing_sections(evals_importable):
                           "modes": {"hybrid": {"recall@1": 0.5, "recall@3": 1.0, "recall@5": 1.0, "mrr": 0.75}}},
             "chat": {"status": "not available", "reason": "no module", "seconds": 0},
             "mohler": {"status": "failed", "error": "InputError: gone", "seconds": 0.1},
+            "grading_reference": {"status": "failed", "error": "OSError: missing", "seconds": 0.2},
         },
     }
     page = render_markdown(report)
+    assert "## Grading agreement (reference dev set" in page and "`OSError: missing`" in page
     assert "| hybrid | 0.500 | 1.000 | 1.000 | 0.750 |" in page
     assert "Not available: no module." in page and "**Failed** after 0.1 s: `InputError: gone`" in page
     assert "abc1234 (with uncommitted changes)" in page
