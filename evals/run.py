@@ -2,7 +2,7 @@
 
 Writes evals/reports/YYYY-MM-DD-HHMM-<commit>.md and .json (UTC time) with the machine,
 commit, settings snapshot, model ids and index manifest hash, then one section per
-evaluation. Per-item grades go to the folder of the same name (a batch report for the
+evaluation. Per-item grades go to the folder of the same name (a batch report for each
 graded dev set and one for Mohler). A section that fails is recorded with its error
 and the run goes on; the exit code is then 1.
 
