@@ -1,5 +1,5 @@
 """The graded dev sets are data the grader is fitted and judged on: their shape is checked
-here so a hand edit that breaks a split or a score range fails fast."""
+here so a hand edit that breaks an id, a split or a score fails fast."""
 
 from __future__ import annotations
 
