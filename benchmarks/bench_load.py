@@ -112,12 +112,10 @@ class LoadResult:
             return float("nan")
         end = max(t for t, _ in self.rss_mb)
         half = [(t / 60, m) for t, m in self.rss_mb if t >= end / 2]
-        if len(half) < 2:
+        try:
+            return statistics.linear_regression([t for t, _ in half], [m for _, m in half]).slope
+        except statistics.StatisticsError:  # fewer than two samples, or all at one time
             return float("nan")
-        mean_t = statistics.fmean(t for t, _ in half)
-        mean_m = statistics.fmean(m for _, m in half)
-        spread = sum((t - mean_t) ** 2 for t, _ in half)
-        return sum((t - mean_t) * (m - mean_m) for t, m in half) / spread if spread else float("nan")
 
     @property
     def throughput(self) -> float:

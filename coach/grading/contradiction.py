@@ -169,8 +169,8 @@ def distinct_subjects(parts: list[tuple[set[str], set[str]]]) -> tuple[list[tupl
     return [(subj - common, predicate) for subj, predicate in parts], common
 
 
-def _swap(sentence: str, points: list[KeyPoint], parts: list[tuple[set[str], set[str]]],
-          idf: Mapping[str, float], common: set[str] | None = None) -> int | None:
+def _swap(sentence: str, parts: list[tuple[set[str], set[str]]], idf: Mapping[str, float],
+          common: set[str] | None = None) -> int | None:
     """Index of the key point whose definition the sentence gives to another concept of the rubric
     ("an iteration is one full pass over the dataset" where the guide says that of an epoch).
     `parts` are the points' distinct subjects and predicates; `common`, the head noun they share."""
@@ -212,7 +212,7 @@ def find_conflicts(
         order = np.argsort(-similarity[i], kind="stable")
         best = int(order[0])
         top = float(similarity[i, best])
-        swapped = _swap(sentence, points, parts, idf, common)
+        swapped = _swap(sentence, parts, idf, common)
         if swapped is not None and similarity[i, swapped] >= ALIGN_MIN:
             conflicts.append(Conflict(sentence, points[swapped], "swap", "", ""))
             continue
