@@ -96,6 +96,15 @@ def code_share(text: str) -> float:
 
 
 STUFFING_NOTICE = "The answer reads as a list of terms without explanation."
+# Telegraphic notes put a symbol where prose has a verb: "merge = merge commit, history kept;
+# rebase = replay commits on top". Each symbol followed by a phrase of three or more words counts
+# like a sentence end. Terms joined by symbols ("mean + variance + moving average") stay a list.
+_RELATION = re.compile(r"(?<=[\w)\]])\s*(?:=>|->|→|=|;|\+)\s*(?=[\w(\[])")
+
+
+def _relations(text: str) -> int:
+    """How many phrases the answer's relation symbols introduce."""
+    return sum(1 for piece in _RELATION.split(text)[1:] if len(words(piece)) >= 3)
 
 
 def stuffing_score(text: str) -> float:
@@ -108,7 +117,7 @@ def stuffing_score(text: str) -> float:
     if len(tokens) < 6 or code_share(text) > 0.3:
         return 0.0
     function_share = sum(1 for t in tokens if t in FUNCTION_WORDS) / len(tokens)
-    ends = len(re.findall(r"[.!?](\s|$)", text))
+    ends = len(re.findall(r"[.!?](\s|$)", text)) + _relations(text)
     if ends == 0:
         structure = 1.0  # no sentence anywhere
     elif len(tokens) / ends > 15:

@@ -184,6 +184,15 @@ def test_stuffing_scores_term_lists_not_prose_notes_or_code():
     assert stuffing_score("mean mean variance variance gamma gamma beta beta mean variance gamma beta") >= 0.8
 
 
+def test_notes_that_relate_terms_with_symbols_are_not_stuffing():
+    # "=", "->", ";", "+" stand for verbs in notes; each joins a phrase, not a single term.
+    assert stuffing_score("merge = merge commit, history preserved; rebase = replay commits on top, linear") < 0.5
+    assert stuffing_score("tcp reliable+ordered, connection-oriented; udp connectionless, no guarantees, faster") < 0.5
+    # ...while terms joined by the same symbols are still a list, and C++ is a name.
+    assert stuffing_score("mean + variance + gamma + beta + moving average + inference + covariate") >= 0.9
+    assert stuffing_score("C++ templates generics STL vector map iterator allocator") >= 0.9
+
+
 def test_question_words_are_demoted_before_whole_answer_similarity():
     assert demote_question_words("A stack is last in first out.", "What is a stack?") == "last in first out"
     assert demote_question_words("What is a stack", "What is a stack?") == "What is a stack"  # nothing left: kept
