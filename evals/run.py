@@ -6,7 +6,7 @@ evaluation. Per-item grades go to the folder of the same name (a batch report fo
 graded dev set and one for Mohler). A section that fails is recorded with its error
 and the run goes on; the exit code is then 1.
 
-    python -m evals.run [--only retrieval,grading,grading_reference,chat,latency,mohler] [--workers N]
+    python -m evals.run [--only retrieval,grading,grading_reference,grading_student,chat,latency,mohler] [--workers N]
                         [--mohler-limit N] [--chat-limit N] [--threads N]
                         [--budget-minutes M] [--out DIR]
 

@@ -79,6 +79,12 @@ def grading_reference(context: EvalContext) -> dict[str, Any]:
     return _heldout_agreement(context, "reference_dev.jsonl")
 
 
+def grading_student(context: EvalContext) -> dict[str, Any]:
+    """The same for classroom-style short answers (student_dev.jsonl: one- or two-sentence
+    references, many terse answers); nothing is fitted on it."""
+    return _heldout_agreement(context, "student_dev.jsonl")
+
+
 def _heldout_agreement(context: EvalContext, filename: str) -> dict[str, Any]:
     source = context.evals_dir / filename
     rows = _read_jsonl(source)
@@ -231,6 +237,7 @@ SECTIONS: dict[str, Callable[[EvalContext], dict[str, Any]]] = {
     "retrieval": retrieval,
     "grading": grading,
     "grading_reference": grading_reference,
+    "grading_student": grading_student,
     "mohler": mohler,
     "chat": chat,
     "latency": latency,

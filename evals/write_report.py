@@ -60,7 +60,8 @@ def render_markdown(report: dict[str, Any]) -> str:
                       "is in the top k.", ""]
             lines += _table(["mode", "recall@1", "recall@3", "recall@5", "MRR"],
                             [[mode, f["recall@1"], f["recall@3"], f["recall@5"], f["mrr"]] for mode, f in s["modes"].items()])
-    for key, title in (("grading", "graded dev set"), ("grading_reference", "reference dev set: free questions, given references")):
+    for key, title in (("grading", "graded dev set"), ("grading_reference", "reference dev set: free questions, given references"),
+                       ("grading_student", "student dev set: short classroom answers, given references")):
         if key not in sections:
             continue
         s = sections[key]

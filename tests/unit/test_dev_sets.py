@@ -16,7 +16,7 @@ def _rows(name: str) -> list[dict]:
     return [json.loads(line) for line in (EVALS / name).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize("name", ["graded_dev.jsonl", "reference_dev.jsonl"])
+@pytest.mark.parametrize("name", ["graded_dev.jsonl", "reference_dev.jsonl", "student_dev.jsonl"])
 def test_each_question_sits_in_one_split_and_scores_are_half_points(name):
     rows = _rows(name)
     assert len({r["id"] for r in rows}) == len(rows)
@@ -29,8 +29,9 @@ def test_each_question_sits_in_one_split_and_scores_are_half_points(name):
     assert {r["split"] for r in rows} == {"fit", "heldout"}
 
 
-def test_reference_rows_carry_their_reference_and_one_per_question():
-    rows = _rows("reference_dev.jsonl")
+@pytest.mark.parametrize("name", ["reference_dev.jsonl", "student_dev.jsonl"])
+def test_reference_rows_carry_their_reference_and_one_per_question(name):
+    rows = _rows(name)
     references: dict[str, set[str]] = {}
     for row in rows:
         assert row["reference"].strip()
