@@ -163,6 +163,7 @@ class Grader:
         signals = answer_features(matches, conflicts, claims, units, relevance, off_topic, stuffing,
                                   reference_terms, set(content_terms(target_text)), self._idf,
                                   self._demoted_similarity(screened.text, prose, question_text))
+        signals["given_reference"] = 1.0 if reference else 0.0  # not a feature: some rules differ (score.py)
         scored = score_signals(signals, screened, self.calibration)
         no_answer = screened.empty or screened.declined
         results = tuple(

@@ -48,6 +48,17 @@ _DECLINE = re.compile(
 )
 DECLINE_MAX_WORDS = 12  # "I'm not sure, can we skip this one?" declines; a real hedge goes on to answer
 PROSE_FUNCTION_SHARE = 0.3  # prose is ~40% function words; a term list far fewer
+# Telegraphic notes put a symbol where prose has a verb: "merge = merge commit, history kept;
+# rebase = replay commits on top". Each symbol followed by a phrase of three or more words counts
+# like a sentence end. Terms joined by symbols ("mean + variance + moving average") stay a list.
+_RELATION = re.compile(r"(?<=[\w)\]])\s*(?:=>|->|→|=|;|\+)\s*(?=[\w(\[])")
+# Stuffing is a run of terms. Below this many distinct terms an answer is stuffing only if it
+# reads as a list (see _reads_as_list): a handful of words in phrases is a terse answer ("mitosis
+# identical body cells, meiosis gametes"), which students write all the time. The stuffed answers
+# in the dev sets name 8 or more terms.
+STUFFING_MIN_TERMS = 8
+_SEPARATOR = re.compile(r"[,;:/()]|" + _RELATION.pattern)
+
 
 _CODE_LINE = re.compile(
     r"^\s*(def \w+\(|class \w+[(:]|import \w|from [\w.]+ import|return\b|for \w+ in\b)|[=:{(\[]\s*$|\w\([^)]*\)"
@@ -96,15 +107,20 @@ def code_share(text: str) -> float:
 
 
 STUFFING_NOTICE = "The answer reads as a list of terms without explanation."
-# Telegraphic notes put a symbol where prose has a verb: "merge = merge commit, history kept;
-# rebase = replay commits on top". Each symbol followed by a phrase of three or more words counts
-# like a sentence end. Terms joined by symbols ("mean + variance + moving average") stay a list.
-_RELATION = re.compile(r"(?<=[\w)\]])\s*(?:=>|->|→|=|;|\+)\s*(?=[\w(\[])")
 
 
 def _relations(text: str) -> int:
     """How many phrases the answer's relation symbols introduce."""
     return sum(1 for piece in _RELATION.split(text)[1:] if len(words(piece)) >= 3)
+
+
+def _reads_as_list(text: str, tokens: list[str], function_share: float) -> bool:
+    """No function word, and either one bare run of words ("epoch batch iteration pass subset")
+    or single terms between separators ("epoch, batch, iteration, pass")."""
+    if function_share > 0:
+        return False
+    groups = [g for g in _SEPARATOR.split(text) if words(g)]
+    return len(groups) <= 1 or len(tokens) / len(groups) < 2
 
 
 def stuffing_score(text: str) -> float:
@@ -117,6 +133,8 @@ def stuffing_score(text: str) -> float:
     if len(tokens) < 6 or code_share(text) > 0.3:
         return 0.0
     function_share = sum(1 for t in tokens if t in FUNCTION_WORDS) / len(tokens)
+    if len(set(content_terms(text))) < STUFFING_MIN_TERMS and not _reads_as_list(text, tokens, function_share):
+        return 0.0
     ends = len(re.findall(r"[.!?](\s|$)", text)) + _relations(text)
     if ends == 0:
         structure = 1.0  # no sentence anywhere

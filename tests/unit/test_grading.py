@@ -193,6 +193,13 @@ def test_notes_that_relate_terms_with_symbols_are_not_stuffing():
     assert stuffing_score("C++ templates generics STL vector map iterator allocator") >= 0.9
 
 
+def test_a_few_words_in_phrases_are_a_terse_answer_but_a_few_bare_terms_are_a_list():
+    assert stuffing_score("mitosis identical body cells, meiosis gametes") == 0
+    assert stuffing_score("same key vs public/private pair") == 0
+    assert stuffing_score("epoch batch iteration pass subset update dataset") >= 0.9
+    assert stuffing_score("epoch, batch, iteration, pass, subset, update") >= 0.9
+
+
 def test_question_words_are_demoted_before_whole_answer_similarity():
     assert demote_question_words("A stack is last in first out.", "What is a stack?") == "last in first out"
     assert demote_question_words("What is a stack", "What is a stack?") == "What is a stack"  # nothing left: kept
@@ -315,6 +322,8 @@ def test_off_topic_cap_spares_an_answer_whose_meaning_matches_in_other_words():
     no_vocabulary = {"on_topic_terms": 0.0, "best_points": 0.05}
     assert apply_rules(6.0, no_vocabulary | {"demoted_similarity": 0.10}, calm).score == 1.5
     assert apply_rules(6.0, no_vocabulary | {"demoted_similarity": 0.45}, calm).score == 6.0
+    # A one-sentence reference has too few words for sharing none of them to mean another question.
+    assert apply_rules(6.0, no_vocabulary | {"demoted_similarity": 0.10, "given_reference": 1.0}, calm).score == 6.0
 
 
 def test_calibration_file_errors_name_the_fix(tmp_path):
