@@ -127,7 +127,8 @@ def stuffing_score(text: str) -> float:
     """0-1: a run of terms with no sentences around them ("mean variance gamma beta ...").
 
     Prose is about 40% function words and has verbs and sentence punctuation; a bare
-    term list has almost none. Code is exempt: it is terse for other reasons.
+    term list has almost none. Code is exempt: it is terse for other reasons, and so is a
+    short answer in phrases (fewer than STUFFING_MIN_TERMS terms that do not read as a list).
     """
     tokens = words(text)
     if len(tokens) < 6 or code_share(text) > 0.3:

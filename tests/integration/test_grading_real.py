@@ -68,6 +68,19 @@ def test_free_text_question_resolves_and_reference_mode_works(grader):
     assert good.question_id == "custom" and good.score > bad.score
 
 
+def test_a_terse_answer_to_a_short_reference_is_graded_not_capped(grader):
+    reference = ("Mitosis makes two genetically identical body cells; meiosis makes four genetically different "
+                 "sex cells (gametes) with half the chromosomes.")
+    question = "What is the difference between mitosis and meiosis?"
+    terse = grader.grade(question, "mitosis identical body cells, meiosis gametes", reference=reference)
+    restated = grader.grade(question, "Mitosis is when a cell does mitosis and meiosis is when it does meiosis.",
+                            reference=reference)
+    bare_terms = grader.grade(question, "mitosis meiosis cells chromosomes gametes identical", reference=reference)
+    assert not terse.notices and terse.verdict not in ("weak", "off-topic")
+    assert terse.score > restated.score + 2
+    assert bare_terms.score <= 2.0 and any("list of terms" in n for n in bare_terms.notices)
+
+
 def test_grade_cli_json_contract(real_coach):
     out = subprocess.run(
         [sys.executable, "-m", "coach", "grade", "--question", "21", "--answer", "-", "--json"],
