@@ -134,7 +134,8 @@ def stuffing_score(text: str) -> float:
     if len(tokens) < 6 or code_share(text) > 0.3:
         return 0.0
     function_share = sum(1 for t in tokens if t in FUNCTION_WORDS) / len(tokens)
-    if len(set(content_terms(text))) < STUFFING_MIN_TERMS and not _reads_as_list(text, tokens, function_share):
+    terms = content_terms(text)
+    if len(set(terms)) < STUFFING_MIN_TERMS and not _reads_as_list(text, tokens, function_share):
         return 0.0
     ends = len(re.findall(r"[.!?](\s|$)", text)) + _relations(text)
     if ends == 0:
@@ -144,7 +145,6 @@ def stuffing_score(text: str) -> float:
     else:
         structure = 0.2  # short sentences: terse notes, not a bare list
     score = min(1.0, max(0.0, (0.22 - function_share) / 0.14)) * structure
-    terms = content_terms(text)
     # The same words again and again, without the function words of prose (an answer that
     # contrasts two things in parallel sentences repeats its terms too, but reads as prose).
     if len(terms) >= 10 and len(set(terms)) / len(terms) < 0.5 and function_share < PROSE_FUNCTION_SHARE:
